@@ -1,0 +1,255 @@
+"""``booking-report``: the command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+
+log = logging.getLogger("booking_report")
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as ``error: …`` with exit status 2."""
+
+
+def setup_logging(verbose: bool = False) -> None:
+    # dbt's import calls logging.basicConfig(); configure our logger explicitly.
+    logger = logging.getLogger("booking_report")
+    if not any(getattr(h, "_booking_report", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler._booking_report = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logger.propagate = False
+
+
+def parse_as_of(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"--as-of {value!r} is not a timestamp; use ISO-8601 such as "
+            "2026-11-23T00:00:00Z") from None
+    if parsed.tzinfo is None:
+        raise UsageError(f"--as-of {value!r} has no timezone; add Z or an offset like +01:00")
+    return parsed.isoformat()
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_init_db(args) -> int:
+    from booking_report.database import resolve
+    from ingest.db import init_db
+
+    db = resolve()
+    applied = init_db(db.dsn)
+    print(f"raw schema ready ({'applied ' + ', '.join(applied) if applied else 'up to date'})")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from booking_report.database import resolve
+    from booking_report.server import run_gunicorn
+    from ingest.db import init_db
+
+    db = resolve()
+    init_db(db.dsn)
+    run_gunicorn(db, host=args.host, port=args.port, workers=args.workers,
+                 allow_unsigned=args.allow_unsigned)
+    return 0
+
+
+def cmd_import_events(args) -> int:
+    from booking_report.database import resolve
+    from ingest.db import init_db
+    from ingest.importer import Progress, import_events
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file (expected JSON lines, one Cal.com body per line)")
+    db = resolve()
+    init_db(db.dsn)
+    bar: Progress | None = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        bar = bar or Progress(total, "importing")
+        bar.update(done)
+
+    summary = import_events(db.dsn, path, progress=progress)
+    for number, reason in summary.malformed:
+        print(f"{path}:{number}: skipped: {reason}", file=sys.stderr)
+    print(f"imported {summary.lines} lines: {summary.stored} stored, "
+          f"{summary.duplicates} duplicates, {len(summary.malformed)} malformed (skipped)")
+    return 0
+
+
+def cmd_load_crm(args) -> int:
+    import psycopg
+
+    from booking_report.database import resolve
+    from ingest.crm import (CrmInputError, parse_mapping, read_csv, read_table,
+                            write_snapshot, zone)
+    from ingest.db import init_db
+
+    if bool(args.file) == bool(args.table):
+        raise UsageError("give either a CSV FILE or --table SCHEMA.TABLE (exactly one)")
+    try:
+        mapping = parse_mapping(args.map)
+        tz = zone(args.timezone)
+        if args.file and not Path(args.file).is_file():
+            raise UsageError(f"{args.file}: no such file")
+        db = resolve()
+        init_db(db.dsn)
+        with psycopg.connect(db.dsn) as conn:
+            if args.file:
+                rows = read_csv(Path(args.file), mapping=mapping, tz=tz)
+                name = Path(args.file).name
+            else:
+                rows = read_table(conn, args.table, mapping=mapping, tz=tz)
+                name = args.table
+            result = write_snapshot(conn, rows, name)
+    except CrmInputError as exc:
+        raise UsageError(f"{exc} (nothing was written)") from None
+    print(f"CRM snapshot {result.snapshot_id} at {result.snapshot_at:%Y-%m-%d %H:%M:%S%z}: "
+          f"{result.rows} leads from {name}")
+    return 0
+
+
+def cmd_refresh(args) -> int:
+    from booking_report.database import resolve
+    from booking_report.refresh import print_summary, refresh
+
+    as_of = parse_as_of(args.as_of)
+    db = resolve()
+    outcome = refresh(db.dsn, as_of=as_of, full_refresh=args.full_refresh)
+    print_summary(outcome)
+    return 0 if outcome.build.success else 1
+
+
+def cmd_report(args) -> int:
+    from booking_report.database import resolve
+    from report.data import ReportError, load_report
+    from report.terminal import render
+
+    db = resolve(quiet=args.format != "text")
+    try:
+        data = load_report(db.dsn, week=args.week, source=args.source)
+    except ReportError as exc:
+        raise UsageError(str(exc)) from None
+    sys.stdout.write(render(data, args.format))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from booking_report.demo import run_demo
+
+    as_of = parse_as_of(args.as_of)
+    return run_demo(seed=args.seed, leads=args.leads, weeks=args.weeks, as_of=as_of)
+
+
+def cmd_drain_spool(args) -> int:
+    from booking_report.database import resolve
+    from ingest.spool import drain
+
+    db = resolve()
+    spool_dir = Path(os.environ.get("BOOKING_REPORT_SPOOL_DIR", ".data/spool"))
+    print(f"drained {drain(spool_dir, db.dsn)} spooled deliveries from {spool_dir}")
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="booking-report",
+        description="Booking & No-Show Status Report. Uses DATABASE_URL, or an embedded "
+                    "Postgres in .data/pg when it is unset.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("init-db", help="create or upgrade the raw schema (idempotent)")
+    p.set_defaults(func=cmd_init_db)
+
+    p = sub.add_parser("serve", help="run the webhook receiver and report page (gunicorn)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=positive_int, default=8000)
+    p.add_argument("--workers", type=positive_int, default=2)
+    p.add_argument("--allow-unsigned", action="store_true",
+                   help="DEVELOPMENT ONLY: accept deliveries without a valid signature")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("import-events", help="bulk-load historical deliveries (JSON lines)")
+    p.add_argument("file", help="a file with one raw Cal.com webhook body per line")
+    p.set_defaults(func=cmd_import_events)
+
+    p = sub.add_parser("load-crm", help="load one CRM snapshot from a CSV or a table")
+    p.add_argument("file", nargs="?", help="CSV export (UTF-8, header row)")
+    p.add_argument("--table", help="SCHEMA.TABLE in the same database, e.g. public.leads")
+    p.add_argument("--map", action="append", metavar="COLUMN=Header",
+                   help="read a known column from another header; repeatable")
+    p.add_argument("--timezone", default=os.environ.get("BOOKING_REPORT_CRM_TIMEZONE", "UTC"),
+                   help="zone for timestamps without one (default UTC)")
+    p.set_defaults(func=cmd_load_crm)
+
+    p = sub.add_parser("refresh", help="dbt source freshness + dbt build, then a summary")
+    p.add_argument("--as-of", help="the 'now' of every model (ISO-8601 with zone)")
+    p.add_argument("--full-refresh", action="store_true")
+    p.set_defaults(func=cmd_refresh)
+
+    p = sub.add_parser("report", help="print the weekly status report")
+    p.add_argument("--week", help="ISO week such as 2026-W47 (default: last complete week)")
+    p.add_argument("--source", help="one lead source (default: all)")
+    p.add_argument("--format", choices=["text", "json", "csv"], default="text")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("demo", help="the whole pipeline on realistic demo data, then the report")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--leads", type=positive_int, default=360)
+    p.add_argument("--weeks", type=positive_int, default=10)
+    p.add_argument("--as-of", help="the demo's 'now' (default: the current time)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("drain-spool", help="store deliveries spooled while the DB was down")
+    p.set_defaults(func=cmd_drain_spool)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    from booking_report.database import DatabaseError
+    from ingest.app import ConfigError
+
+    try:
+        return args.func(args)
+    except (UsageError, DatabaseError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Which Postgres to use: ``DATABASE_URL``, or an embedded server in a data folder."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from psycopg.conninfo import conninfo_to_dict
+
+DEFAULT_DATA_DIR = ".data"
+
+
+class DatabaseError(RuntimeError):
+    pass
+
+
+@dataclass
+class Database:
+    dsn: str
+    embedded: bool
+    handle: Any = None  # keeps the embedded server alive while this process runs
+
+    def params(self) -> dict[str, str]:
+        return {k: str(v) for k, v in conninfo_to_dict(self.dsn).items() if v is not None}
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("BOOKING_REPORT_DATA_DIR", DEFAULT_DATA_DIR))
+
+
+def resolve(quiet: bool = False) -> Database:
+    """``DATABASE_URL`` when set; otherwise start (or reuse) the embedded Postgres.
+
+    The embedded server lives in ``$BOOKING_REPORT_PG_DIR`` (default ``.data/pg``); its
+    data survives between commands. It stops when the last process using it exits.
+    """
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if url:
+        try:
+            conninfo_to_dict(url)
+        except Exception as exc:  # psycopg raises ProgrammingError for a bad URL
+            raise DatabaseError(f"DATABASE_URL is not a valid libpq URL: {exc}") from None
+        return Database(url, embedded=False)
+    pg_dir = Path(os.environ.get("BOOKING_REPORT_PG_DIR", data_dir() / "pg")).resolve()
+    if not quiet:
+        print(f"DATABASE_URL is not set: using the embedded Postgres in {pg_dir}",
+              file=sys.stderr)
+    try:
+        import pgserver
+    except ImportError as exc:  # pragma: no cover - declared dependency
+        raise DatabaseError("pgserver is not installed; set DATABASE_URL instead") from exc
+    pg_dir.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(pg_dir)
+    return Database(server.get_uri(), embedded=True, handle=server)

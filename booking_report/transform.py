@@ -1,0 +1,130 @@
+"""Run dbt (through its Python API) against the configured database."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from psycopg.conninfo import conninfo_to_dict
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROFILES_DIR = PROJECT_DIR / "profiles"
+
+# dbtRunner invocations in one process must not overlap.
+_DBT_LOCK = threading.Lock()
+
+
+class TransformError(RuntimeError):
+    pass
+
+
+@dataclass
+class BuildSummary:
+    success: bool
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # type -> status -> n
+    failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    stale_sources: list[str] = field(default_factory=list)
+
+    def count(self, resource_type: str, status: str | None = None) -> int:
+        by_status = self.counts.get(resource_type, {})
+        return sum(by_status.values()) if status is None else by_status.get(status, 0)
+
+
+def dbt_environment(dsn: str) -> dict[str, str]:
+    """Environment variables for profiles/profiles.yml, from a libpq URL."""
+    params = conninfo_to_dict(dsn)
+    env = {
+        "BOOKING_REPORT_PGHOST": str(params.get("host") or "localhost"),
+        "BOOKING_REPORT_PGPORT": str(params.get("port") or "5432"),
+        "BOOKING_REPORT_PGUSER": str(params.get("user") or os.environ.get("USER", "postgres")),
+        "BOOKING_REPORT_PGDATABASE": str(params.get("dbname") or params.get("user")
+                                         or "postgres"),
+        "DBT_ENV_SECRET_PGPASSWORD": str(params.get("password") or ""),
+        "BOOKING_REPORT_PGSSLMODE": str(params.get("sslmode") or "prefer"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_DO_NOT_TRACK": "1",
+        # dbt's sessions must not inherit a local timezone: every "now" is a var.
+        "PGTZ": "UTC",
+    }
+    return env
+
+
+def run_dbt(dsn: str, args: list[str], *, target_dir: Path | None = None,
+            quiet: bool = True) -> Any:
+    """Invoke dbt with ``args``; return dbt's ``dbtRunnerResult``."""
+    from dbt.cli.main import dbtRunner
+
+    target_dir = Path(target_dir) if target_dir else PROJECT_DIR / "target"
+    env = dbt_environment(dsn)
+    full = [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROFILES_DIR),
+            "--target-path", str(target_dir / "target"), "--log-path", str(target_dir / "logs")]
+    if quiet:
+        full = ["--quiet", *full]
+    with _DBT_LOCK:
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            return dbtRunner().invoke(full)
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+def _vars_arg(variables: dict[str, Any]) -> list[str]:
+    return ["--vars", json.dumps(variables)] if variables else []
+
+
+def summarize(result: Any, summary: BuildSummary) -> None:
+    if result.exception is not None:
+        summary.success = False
+        summary.failures.append(f"dbt error: {result.exception}")
+        return
+    for node_result in getattr(result.result, "results", []) or []:
+        node = node_result.node
+        rtype = str(getattr(node, "resource_type", "unknown"))
+        status = str(node_result.status)
+        summary.counts.setdefault(rtype, {}).setdefault(status, 0)
+        summary.counts[rtype][status] += 1
+        label = f"{rtype} {node.name}: {node_result.message or status}"
+        if status in ("error", "fail", "runtime error"):
+            summary.failures.append(label)
+        elif status == "warn":
+            summary.warnings.append(label)
+    if not result.success:
+        summary.success = False
+
+
+def build(dsn: str, *, variables: dict[str, Any] | None = None, full_refresh: bool = False,
+          unit_tests: bool = True, target_dir: Path | None = None,
+          select: list[str] | None = None, freshness: bool = True) -> BuildSummary:
+    """``dbt source freshness`` (a warning at most) then ``dbt build``."""
+    summary = BuildSummary(success=True)
+    vars_args = _vars_arg(variables or {})
+    if freshness:
+        fresh = run_dbt(dsn, ["source", "freshness", *vars_args], target_dir=target_dir)
+        for node_result in getattr(fresh.result, "results", []) or []:
+            status = str(node_result.status)
+            if status in ("warn", "error", "runtime error"):
+                summary.stale_sources.append(
+                    f"{node_result.node.source_name}.{node_result.node.name} ({status})")
+    args = ["build", *vars_args]
+    if full_refresh:
+        args.append("--full-refresh")
+    if not unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
+    if select:
+        args += ["--select", *select]
+    result = run_dbt(dsn, args, target_dir=target_dir)
+    summarize(result, summary)
+    if summary.success and summary.count("model") == 0:
+        summary.success = False
+        summary.failures.append("dbt build selected no models")
+    return summary

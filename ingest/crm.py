@@ -1,0 +1,193 @@
+"""CRM lead snapshots: a CSV export or a table in the same database.
+
+One run is one snapshot with one ``snapshot_at``. All or nothing: any invalid input
+aborts before anything is written, with a message naming the row and column.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import psycopg
+from psycopg import sql
+
+REQUIRED = ("lead_id", "created_at")
+OPTIONAL = ("email", "name", "source", "status", "booking_status", "booking_uid",
+            "booked_at", "invited_at", "reminder_sent_at", "updated_at")
+KNOWN = REQUIRED + OPTIONAL
+TIMESTAMPS = ("created_at", "booked_at", "invited_at", "reminder_sent_at", "updated_at")
+
+
+class CrmInputError(ValueError):
+    """The CRM input is invalid; nothing was written."""
+
+
+@dataclass
+class LoadResult:
+    snapshot_id: int
+    snapshot_at: datetime
+    rows: int
+
+
+def parse_mapping(items: list[str] | None) -> dict[str, str]:
+    """``["booking_status=Meeting Status", …]`` → {known column: input header}."""
+    mapping: dict[str, str] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise CrmInputError(f"--map {item!r}: expected KNOWN_COLUMN=Input Header")
+        known, _, header = item.partition("=")
+        known, header = known.strip(), header.strip()
+        if known not in KNOWN:
+            raise CrmInputError(
+                f"--map {item!r}: {known!r} is not a known column ({', '.join(KNOWN)})")
+        if not header:
+            raise CrmInputError(f"--map {item!r}: the input header is empty")
+        mapping[known] = header
+    return mapping
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise CrmInputError(f"unknown CRM timezone {name!r} (use an IANA name)") from exc
+
+
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_timestamp(value: Any, tz: ZoneInfo) -> datetime | None:
+    """ISO-8601 with or without a zone (``Z``, ``+00:00``); no zone = ``tz``."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=tz)
+    if isinstance(value, date):
+        return datetime.combine(value, time(0), tzinfo=tz)
+    text = str(value).strip()
+    if not text:
+        return None
+    if _DATE_ONLY.match(text):
+        return datetime.combine(date.fromisoformat(text), time(0), tzinfo=tz)
+    parsed = datetime.fromisoformat(text.replace(" UTC", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+
+
+def _clean(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def prepare_rows(headers: list[str], records: list[dict[str, Any]], *,
+                 mapping: dict[str, str], tz: ZoneInfo, where: str,
+                 first_row_number: int = 2) -> list[dict[str, Any]]:
+    """Validate and type every record; raise CrmInputError naming the first problem."""
+    header_for = {k: mapping.get(k, k) for k in KNOWN}
+    present = set(headers)
+    missing = [f"{k!r}" + (f" (mapped from {header_for[k]!r})" if k in mapping else "")
+               for k in REQUIRED if header_for[k] not in present]
+    if missing:
+        raise CrmInputError(
+            f"{where}: required column {', '.join(missing)} is missing; found columns: "
+            f"{', '.join(headers) or '(none)'}. Rename it or use --map lead_id=YourHeader")
+    for known, header in mapping.items():
+        if header not in present:
+            raise CrmInputError(f"{where}: --map {known}={header!r}: no such column")
+    out: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for offset, rec in enumerate(records):
+        line = first_row_number + offset
+        row: dict[str, Any] = {}
+        for known in KNOWN:
+            header = header_for[known]
+            raw = rec.get(header) if header in present else None
+            if known in TIMESTAMPS:
+                try:
+                    row[known] = parse_timestamp(raw, tz)
+                except ValueError:
+                    raise CrmInputError(
+                        f"{where}: row {line}, column {header!r}: cannot read {raw!r} as a "
+                        "timestamp (use ISO-8601, e.g. 2026-11-20T14:30:00Z)") from None
+            else:
+                row[known] = _clean(raw)
+        if not row["lead_id"]:
+            raise CrmInputError(f"{where}: row {line}: {header_for['lead_id']!r} is empty")
+        if row["created_at"] is None:
+            raise CrmInputError(
+                f"{where}: row {line}, column {header_for['created_at']!r} is empty")
+        if row["lead_id"] in seen:
+            raise CrmInputError(
+                f"{where}: lead_id {row['lead_id']!r} appears twice (rows "
+                f"{seen[row['lead_id']]} and {line}); a snapshot has one row per lead")
+        seen[row["lead_id"]] = line
+        row["row"] = {k: (v.isoformat() if isinstance(v, datetime | date) else v)
+                      for k, v in rec.items() if k is not None}
+        out.append(row)
+    return out
+
+
+def read_csv(path: Path, *, mapping: dict[str, str], tz: ZoneInfo) -> list[dict[str, Any]]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CrmInputError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CrmInputError(
+            f"{path}: not UTF-8 (byte {exc.start}); export the CSV as UTF-8") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    headers = [h.strip() for h in (reader.fieldnames or [])]
+    reader.fieldnames = headers
+    records = list(reader)
+    for offset, rec in enumerate(records):
+        if None in rec:
+            raise CrmInputError(f"{path}: row {offset + 2} has more fields than the header")
+    return prepare_rows(headers, records, mapping=mapping, tz=tz, where=str(path))
+
+
+def read_table(conn: psycopg.Connection, table: str, *, mapping: dict[str, str],
+               tz: ZoneInfo) -> list[dict[str, Any]]:
+    parts = table.split(".")
+    if len(parts) != 2 or not all(parts):
+        raise CrmInputError(f"--table {table!r}: expected SCHEMA.TABLE, e.g. public.leads")
+    ident = sql.Identifier(*parts)
+    try:
+        cur = conn.execute(sql.SQL("select * from {}").format(ident))
+    except psycopg.errors.UndefinedTable:
+        conn.rollback()
+        raise CrmInputError(f"--table {table!r}: no such table") from None
+    headers = [d.name for d in cur.description or []]
+    records = [dict(zip(headers, r, strict=True)) for r in cur.fetchall()]
+    return prepare_rows(headers, records, mapping=mapping, tz=tz, where=table,
+                        first_row_number=1)
+
+
+def write_snapshot(conn: psycopg.Connection, rows: list[dict[str, Any]], source_name: str,
+                   snapshot_at: datetime | None = None) -> LoadResult:
+    with conn.transaction():
+        snap_id, snap_at = conn.execute(
+            "insert into raw.crm_snapshots (snapshot_at, source_name, row_count)"
+            " values (coalesce(%s, now()), %s, %s) returning snapshot_id, snapshot_at",
+            (snapshot_at, source_name, len(rows)),
+        ).fetchone()
+        cols = ["snapshot_id", "snapshot_at", "lead_id", "row", *[k for k in KNOWN
+                                                                  if k != "lead_id"]]
+        copy_sql = sql.SQL("copy raw.crm_lead_snapshots ({}) from stdin").format(
+            sql.SQL(", ").join(sql.Identifier(c) for c in cols))
+        with conn.cursor().copy(copy_sql) as copy:
+            for row in rows:
+                copy.write_row([snap_id, snap_at, row["lead_id"],
+                                json.dumps(row["row"], default=str),
+                                *[row[k] for k in KNOWN if k != "lead_id"]])
+    return LoadResult(snap_id, snap_at, len(rows))

@@ -1,0 +1,59 @@
+"""Connections and versioned migrations for the raw schema."""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+
+import psycopg
+
+log = logging.getLogger("booking_report.ingest.db")
+
+MIGRATIONS_TABLE = "raw.schema_migrations"
+# One lock key for the whole project's migrations (any fixed bigint).
+_MIGRATION_LOCK = 7_302_118_001
+
+
+def connect(dsn: str, **kwargs) -> psycopg.Connection:
+    return psycopg.connect(dsn, **kwargs)
+
+
+def migration_files() -> list[tuple[str, str]]:
+    """(version, sql) pairs in version order, read from the package."""
+    folder = resources.files("ingest") / "migrations"
+    items = sorted(p for p in folder.iterdir() if p.name.endswith(".sql"))
+    return [(p.name.removesuffix(".sql"), p.read_text(encoding="utf-8")) for p in items]
+
+
+def init_db(dsn: str) -> list[str]:
+    """Apply every migration not yet applied; return the versions applied now.
+
+    Idempotent: a second run applies nothing. Runs under an advisory lock so two
+    processes starting at once do not race.
+    """
+    applied_now: list[str] = []
+    with psycopg.connect(dsn) as conn:
+        conn.execute("select pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
+        try:
+            conn.execute("create schema if not exists raw")
+            conn.execute(
+                f"create table if not exists {MIGRATIONS_TABLE} ("
+                " version text primary key,"
+                " applied_at timestamptz not null default now())"
+            )
+            conn.commit()
+            done = {r[0] for r in conn.execute(f"select version from {MIGRATIONS_TABLE}")}
+            for version, sql in migration_files():
+                if version in done:
+                    continue
+                with conn.transaction():
+                    conn.execute(sql)
+                    conn.execute(
+                        f"insert into {MIGRATIONS_TABLE} (version) values (%s)", (version,)
+                    )
+                applied_now.append(version)
+                log.info("applied migration %s", version)
+        finally:
+            conn.execute("select pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
+            conn.commit()
+    return applied_now

@@ -1,0 +1,144 @@
+"""CRM snapshot loading, bulk event import and init-db, through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+from conftest import REPO, fetchall, fixture_body
+
+from ingest.db import init_db, migration_files
+
+
+def cli(dsn: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, DATABASE_URL=dsn, DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    return subprocess.run([sys.executable, "-m", "booking_report.cli", *args], env=env,
+                          capture_output=True, text=True, cwd=cwd or REPO, timeout=300)
+
+
+GOOD_CSV = (
+    "\ufefflead_id,created_at,email,name,source,status,Meeting Status,booked_at,updated_at,"
+    "plan\n"
+    "L-1,2026-11-02T09:00:00Z, Ann@Example.com ,Ann,ads,New,Meeting Booked,"
+    "2026-11-03 10:00:00,2026-11-03T10:05:00+01:00,pro\n"
+    "L-2,2026-11-02 11:30,bo@example.com,Bo,,Spam,,,,\n"
+)
+
+
+def test_init_db_twice_is_a_no_op(empty_db):
+    first = cli(empty_db, "init-db")
+    assert first.returncode == 0, first.stderr
+    assert "applied" in first.stdout
+    second = cli(empty_db, "init-db")
+    assert second.returncode == 0 and "up to date" in second.stdout
+    versions = [v for (v,) in fetchall(empty_db, "select version from raw.schema_migrations")]
+    assert versions == [v for v, _ in migration_files()]
+
+
+def test_newer_migration_upgrades_an_older_database_keeping_rows(empty_db):
+    """A database made with only the first migration gains the later ones, rows kept."""
+    first_version, first_sql = migration_files()[0]
+    with psycopg.connect(empty_db) as conn:
+        conn.execute("create schema raw")
+        conn.execute("create table raw.schema_migrations (version text primary key,"
+                     " applied_at timestamptz not null default now())")
+        conn.execute(first_sql)
+        conn.execute("insert into raw.schema_migrations (version) values (%s)",
+                     (first_version,))
+        conn.execute("insert into raw.calcom_webhook_events (raw_body, body_sha256)"
+                     " values ('x', 'h1')")
+    applied = init_db(empty_db)
+    assert applied == [v for v, _ in migration_files()[1:]]
+    assert fetchall(empty_db, "select body_sha256 from raw.calcom_webhook_events") == [("h1",)]
+    assert fetchall(empty_db, "select count(*) from raw.manual_outcomes") == [(0,)]
+
+
+def test_load_crm_csv_with_bom_mapping_zones_and_extra_columns(raw_db, tmp_path):
+    path = tmp_path / "leads.csv"
+    path.write_text(GOOD_CSV, encoding="utf-8")
+    res = cli(raw_db, "load-crm", str(path), "--map", "booking_status=Meeting Status",
+              "--timezone", "Europe/Berlin")
+    assert res.returncode == 0, res.stderr
+    assert "2 leads" in res.stdout
+    rows = fetchall(raw_db, "select lead_id, created_at, email, source, booking_status,"
+                            " booked_at, updated_at, row->>'plan', snapshot_id"
+                            " from raw.crm_lead_snapshots order by lead_id")
+    l1, l2 = rows
+    assert l1[0] == "L-1" and l1[2] == "Ann@Example.com" and l1[4] == "Meeting Booked"
+    assert l1[1].isoformat() == "2026-11-02T09:00:00+00:00"
+    # no zone in the file: the CRM timezone (Berlin, UTC+1 in November) applies
+    assert l1[5] == datetime(2026, 11, 3, 9, 0, tzinfo=UTC)  # 10:00 Berlin
+    assert l1[6] == datetime(2026, 11, 3, 9, 5, tzinfo=UTC)  # explicit +01:00 kept
+    assert l1[7] == "pro"
+    assert l2[3] is None and l2[4] is None and l2[5] is None
+    assert l1[8] == l2[8]  # one run = one snapshot
+
+
+@pytest.mark.parametrize("content,needle", [
+    ("lead_id,email\nL-1,a@x.com\n", "required column 'created_at' is missing"),
+    ("lead_id,created_at\nL-1,2026-11-02\nL-2,yesterday-ish\n", "row 3, column 'created_at'"),
+    ("lead_id,created_at\nL-1,2026-11-02\nL-1,2026-11-03\n", "'L-1' appears twice"),
+    ("lead_id,created_at,booked_at\nL-1,2026-11-02,13/45/2026\n", "row 2, column 'booked_at'"),
+])
+def test_load_crm_invalid_input_writes_nothing(raw_db, tmp_path, content, needle):
+    path = tmp_path / "bad.csv"
+    path.write_text(content, encoding="utf-8")
+    res = cli(raw_db, "load-crm", str(path))
+    assert res.returncode == 2
+    assert needle in res.stderr and "nothing was written" in res.stderr
+    assert fetchall(raw_db, "select count(*) from raw.crm_lead_snapshots") == [(0,)]
+    assert fetchall(raw_db, "select count(*) from raw.crm_snapshots") == [(0,)]
+
+
+def test_load_crm_from_a_table_in_the_same_database(raw_db):
+    with psycopg.connect(raw_db) as conn:
+        conn.execute("create table public.leads (id text, created timestamptz, email text,"
+                     " booking_status text)")
+        conn.execute("insert into public.leads values ('A', '2026-11-01T08:00Z', 'a@x.com',"
+                     " 'Showed'), ('B', '2026-11-02T08:00Z', null, null)")
+    res = cli(raw_db, "load-crm", "--table", "public.leads", "--map", "lead_id=id",
+              "--map", "created_at=created")
+    assert res.returncode == 0, res.stderr
+    assert fetchall(raw_db, "select lead_id, booking_status from raw.crm_lead_snapshots"
+                            " order by 1") == [("A", "Showed"), ("B", None)]
+    missing = cli(raw_db, "load-crm", "--table", "public.nope")
+    assert missing.returncode == 2 and "no such table" in missing.stderr
+
+
+def test_load_crm_rejects_a_bad_map_option(raw_db, tmp_path):
+    path = tmp_path / "leads.csv"
+    path.write_text(GOOD_CSV, encoding="utf-8")
+    res = cli(raw_db, "load-crm", str(path), "--map", "stage=Meeting Status")
+    assert res.returncode == 2 and "'stage' is not a known column" in res.stderr
+
+
+def test_import_events_skips_bad_lines_and_dedupes(raw_db, tmp_path):
+    created = fixture_body("BOOKING_CREATED").replace(b"\n", b"")
+    cancelled = fixture_body("BOOKING_CANCELLED").replace(b"\n", b"")
+    lines = [created, b"{not json", cancelled, created, b'["an", "array"]']
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    res = cli(raw_db, "import-events", str(path))
+    assert res.returncode == 0, res.stderr
+    assert "5 lines: 2 stored, 1 duplicates, 2 malformed" in res.stdout
+    assert f"{path}:2: skipped" in res.stderr and f"{path}:5: skipped" in res.stderr
+    rows = fetchall(raw_db, "select raw_body, source, trigger_event from"
+                            " raw.calcom_webhook_events order by event_id")
+    assert [(bytes(b), s, t) for b, s, t in rows] == [
+        (created, "import", "BOOKING_CREATED"), (cancelled, "import", "BOOKING_CANCELLED")]
+    assert json.loads(rows[0][0]) == json.loads(fixture_body("BOOKING_CREATED"))
+
+
+def test_cli_names_bad_input(raw_db, tmp_path):
+    res = cli(raw_db, "import-events", str(tmp_path / "missing.jsonl"))
+    assert res.returncode == 2 and "missing.jsonl: no such file" in res.stderr
+    res = cli(raw_db, "refresh", "--as-of", "last tuesday")
+    assert res.returncode == 2 and "--as-of 'last tuesday'" in res.stderr
+    res = cli(raw_db, "serve", "--port", "0")
+    assert res.returncode == 2 and "must be greater than 0" in res.stderr
