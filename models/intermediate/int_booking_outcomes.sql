@@ -1,0 +1,208 @@
+{#- The outcome of every chain, by the first rule that applies (DESIGN.md):
+    manual confirmation > lifecycle state (cancelled / rejected / pending) > Cal.com
+    no-show marks > Cal Video no-show > CRM outcome updated after the slot began >
+    optional assumed completion > the clock (upcoming / awaiting_outcome / needs_review). -#}
+with
+
+chains as (
+
+    select * from {{ ref('int_booking_chains') }}
+
+),
+
+matches as (
+
+    select * from {{ ref('int_bookings_matched_to_leads') }}
+
+),
+
+leads as (
+
+    select * from {{ ref('stg_crm__leads') }}
+
+),
+
+attendees as (
+
+    select * from {{ ref('stg_calcom__event_attendees') }}
+
+),
+
+manual as (
+
+    select * from {{ ref('stg_review__manual_outcomes') }}
+
+),
+
+latest_manual as (
+
+    select distinct on (booking_id)
+        booking_id,
+        manual_outcome,
+        confirmed_at as manual_confirmed_at,
+        confirmed_by as manual_confirmed_by
+
+    from manual
+    order by booking_id, confirmed_at desc, confirmation_id desc
+
+),
+
+latest_marks as (
+
+    -- the latest no-show mark per attendee wins; an unmark (false) is no evidence
+    select distinct on (booking_uid, attendee_email)
+        booking_uid,
+        attendee_email,
+        is_no_show,
+        sent_at as marked_at
+
+    from attendees
+    where trigger_event = 'BOOKING_NO_SHOW_UPDATED'
+      and attendee_email is not null
+      and is_no_show is not null
+    order by booking_uid, attendee_email, sent_at desc nulls last, body_sha256 desc
+
+),
+
+booking_people as (
+
+    select booking_uid, attendee_email
+    from attendees
+    where trigger_event in (
+        'BOOKING_CREATED', 'BOOKING_REQUESTED', 'BOOKING_RESCHEDULED',
+        'BOOKING_CANCELLED', 'BOOKING_REJECTED'
+    )
+      and attendee_email is not null
+
+    union
+
+    select booking_uid, attendee_email from latest_marks
+
+),
+
+mark_evidence as (
+
+    select
+        booking_people.booking_uid,
+        count(latest_marks.attendee_email) as marked_attendees,
+        bool_and(coalesce(latest_marks.is_no_show, false)) as is_every_attendee_no_show,
+        max(latest_marks.marked_at) as latest_mark_at
+
+    from booking_people
+    left join latest_marks
+        on latest_marks.booking_uid = booking_people.booking_uid
+        and latest_marks.attendee_email = booking_people.attendee_email
+    group by booking_people.booking_uid
+
+),
+
+video_evidence as (
+
+    select
+        booking_uid,
+        max(case when trigger_event = 'AFTER_GUESTS_CAL_VIDEO_NO_SHOW' then sent_at end)
+            as guests_no_show_at,
+        max(case when trigger_event = 'AFTER_HOSTS_CAL_VIDEO_NO_SHOW' then sent_at end)
+            as hosts_no_show_at,
+        bool_or(trigger_event = 'AFTER_GUESTS_CAL_VIDEO_NO_SHOW') as has_guests_no_show,
+        bool_or(trigger_event = 'AFTER_HOSTS_CAL_VIDEO_NO_SHOW') as has_hosts_no_show
+
+    from {{ ref('stg_calcom__webhook_events') }}
+    where trigger_event in ('AFTER_GUESTS_CAL_VIDEO_NO_SHOW', 'AFTER_HOSTS_CAL_VIDEO_NO_SHOW')
+      and booking_uid is not null
+    group by booking_uid
+
+),
+
+lead_latest_chain as (
+
+    select distinct on (matches.lead_id)
+        matches.lead_id,
+        chains.booking_id
+
+    from matches
+    inner join chains on chains.booking_id = matches.booking_id
+    where matches.lead_id is not null
+    order by matches.lead_id, chains.booked_at desc nulls last, chains.booking_id desc
+
+),
+
+crm_evidence as (
+
+    -- the CRM's outcome speaks for the chain it names (booking_uid) or, when it names
+    -- none, for the lead's latest chain; and only if recorded after the slot began
+    select
+        chains.booking_id,
+        leads.crm_booking_status as crm_outcome,
+        leads.crm_status_changed_at
+
+    from chains
+    inner join matches on matches.booking_id = chains.booking_id
+    inner join leads on leads.lead_id = matches.lead_id
+    left join lead_latest_chain on lead_latest_chain.booking_id = chains.booking_id
+    where leads.crm_booking_status in ('completed', 'no_show')
+      and leads.crm_status_changed_at > chains.start_at
+      and (
+          leads.crm_booking_uid in (chains.booking_id, chains.current_booking_uid)
+          or (leads.crm_booking_uid is null and lead_latest_chain.booking_id is not null)
+      )
+
+),
+
+decided as (
+
+    select
+        chains.booking_id,
+        chains.booking_state,
+        latest_manual.manual_outcome,
+        latest_manual.manual_confirmed_at,
+        latest_manual.manual_confirmed_by,
+        mark_evidence.latest_mark_at,
+        video_evidence.guests_no_show_at,
+        video_evidence.hosts_no_show_at,
+        crm_evidence.crm_outcome,
+        case
+            when latest_manual.manual_outcome is not null then latest_manual.manual_outcome
+            when chains.booking_state in ('cancelled', 'rejected', 'pending')
+                then chains.booking_state
+            when mark_evidence.marked_attendees > 0 and mark_evidence.is_every_attendee_no_show
+                then 'no_show'
+            when video_evidence.has_guests_no_show then 'no_show'
+            when video_evidence.has_hosts_no_show then 'host_no_show'
+            when crm_evidence.crm_outcome is not null then crm_evidence.crm_outcome
+            {% if var('assume_completed_after_hours') is not none %}
+            when chains.end_at <= {{ as_of() }}
+                - interval '1 hour' * {{ var('assume_completed_after_hours') }}
+                then 'completed'
+            {% endif %}
+            when chains.end_at is null then 'needs_review'
+            when chains.end_at > {{ as_of() }} then 'upcoming'
+            when chains.end_at > {{ as_of() }} - interval '1 hour' * {{ var('review_after_hours') }}
+                then 'awaiting_outcome'
+            else 'needs_review'
+        end as outcome,
+        case
+            when latest_manual.manual_outcome is not null then 'manual'
+            when chains.booking_state in ('cancelled', 'rejected', 'pending') then 'lifecycle'
+            when mark_evidence.marked_attendees > 0 and mark_evidence.is_every_attendee_no_show
+                then 'calcom'
+            when video_evidence.has_guests_no_show or video_evidence.has_hosts_no_show
+                then 'cal_video'
+            when crm_evidence.crm_outcome is not null then 'crm'
+            {% if var('assume_completed_after_hours') is not none %}
+            when chains.end_at <= {{ as_of() }}
+                - interval '1 hour' * {{ var('assume_completed_after_hours') }}
+                then 'assumed'
+            {% endif %}
+            else 'clock'
+        end as outcome_source
+
+    from chains
+    left join latest_manual on latest_manual.booking_id = chains.booking_id
+    left join mark_evidence on mark_evidence.booking_uid = chains.current_booking_uid
+    left join video_evidence on video_evidence.booking_uid = chains.current_booking_uid
+    left join crm_evidence on crm_evidence.booking_id = chains.booking_id
+
+)
+
+select * from decided

@@ -1,0 +1,69 @@
+{#- Which CRM lead each chain belongs to: the metadata lead id when it names a known
+    lead; else the booker's email (the lead with that email created most recently
+    before the booking, or failing that the earliest created after it); else none. -#}
+with
+
+chains as (
+
+    select * from {{ ref('int_booking_chains') }}
+
+),
+
+leads as (
+
+    select * from {{ ref('stg_crm__leads') }}
+
+),
+
+by_metadata as (
+
+    select
+        chains.booking_id,
+        leads.lead_id
+
+    from chains
+    inner join leads on leads.lead_id = chains.metadata_lead_id
+
+),
+
+email_candidates as (
+
+    select
+        chains.booking_id,
+        leads.lead_id,
+        row_number() over (
+            partition by chains.booking_id
+            order by
+                case when leads.lead_created_at <= chains.booked_at then 0 else 1 end,
+                case when leads.lead_created_at <= chains.booked_at
+                    then leads.lead_created_at end desc,
+                leads.lead_created_at asc,
+                leads.lead_id
+        ) as preference
+
+    from chains
+    inner join leads on leads.lead_email = chains.booker_email
+    left join by_metadata on by_metadata.booking_id = chains.booking_id
+    where by_metadata.booking_id is null
+
+),
+
+final as (
+
+    select
+        chains.booking_id,
+        coalesce(by_metadata.lead_id, by_email.lead_id) as lead_id,
+        case
+            when by_metadata.lead_id is not null then 'metadata'
+            when by_email.lead_id is not null then 'email'
+            else 'none'
+        end as lead_match_method
+
+    from chains
+    left join by_metadata on by_metadata.booking_id = chains.booking_id
+    left join email_candidates as by_email
+        on by_email.booking_id = chains.booking_id and by_email.preference = 1
+
+)
+
+select * from final

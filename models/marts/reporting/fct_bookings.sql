@@ -1,0 +1,89 @@
+with
+
+chains as (
+
+    select * from {{ ref('int_booking_chains') }}
+
+),
+
+outcomes as (
+
+    select * from {{ ref('int_booking_outcomes') }}
+
+),
+
+matches as (
+
+    select * from {{ ref('int_bookings_matched_to_leads') }}
+
+),
+
+leads as (
+
+    select * from {{ ref('stg_crm__leads') }}
+
+),
+
+joined as (
+
+    select
+        chains.*,
+        matches.lead_id,
+        matches.lead_match_method,
+        coalesce(leads.lead_source, 'unattributed') as lead_source,
+        leads.reminder_sent_at,
+        outcomes.outcome,
+        outcomes.outcome_source,
+        {{ local_date('chains.start_at') }} - {{ local_date('chains.booked_at') }}
+            as lead_time_days
+
+    from chains
+    inner join outcomes on outcomes.booking_id = chains.booking_id
+    inner join matches on matches.booking_id = chains.booking_id
+    left join leads on leads.lead_id = matches.lead_id
+
+),
+
+final as (
+
+    select
+        cast(booking_id as text) as booking_id,
+        cast(current_booking_uid as text) as current_booking_uid,
+        cast(lead_id as text) as lead_id,
+        cast(lead_match_method as text) as lead_match_method,
+        cast(lead_source as text) as lead_source,
+        cast(event_type as text) as event_type,
+        cast(booked_at as timestamptz) as booked_at,
+        cast(start_at as timestamptz) as start_at,
+        cast(end_at as timestamptz) as end_at,
+        cast({{ week_start('booked_at') }} as date) as booked_week,
+        cast({{ week_start('start_at') }} as date) as slot_week,
+        cast(lead_time_days as integer) as lead_time_days,
+        cast(case
+            when lead_time_days is null then null
+            when lead_time_days <= 0 then 'same_day'
+            when lead_time_days <= 2 then '1_2_days'
+            when lead_time_days <= 7 then '3_7_days'
+            when lead_time_days <= 14 then '8_14_days'
+            else '15_plus_days'
+        end as text) as lead_time_band,
+        cast(reschedule_count as integer) as reschedule_count,
+        cast(reschedule_count > 0 as boolean) as is_rescheduled,
+        cast(booking_state as text) as booking_state,
+        cast(outcome as text) as outcome,
+        cast(outcome_source as text) as outcome_source,
+        cast(cancellation_reason as text) as cancellation_reason,
+        cast(is_reschedule_request as boolean) as is_reschedule_request,
+        cast(
+            sms_reminder_number is not null
+            or (reminder_sent_at >= booked_at and reminder_sent_at < start_at)
+            as boolean
+        ) as has_reminder,
+        cast(has_incomplete_history as boolean) as has_incomplete_history,
+        cast(latest_calcom_event_at as timestamptz) as latest_calcom_event_at
+
+    from joined
+
+)
+
+select * from final

@@ -1,0 +1,171 @@
+{#- One row: can the week's numbers be trusted? `stale` when no valid delivery was
+    sent in feed_stale_after_hours before as_of; `degraded` when too many recent
+    bookings are CRM-only or have incomplete history, or too many recent deliveries
+    were refused; else `healthy`. Not healthy = the report's fallback mode. -#}
+with
+
+events as (
+
+    select * from {{ ref('stg_calcom__webhook_events') }}
+
+),
+
+rejections as (
+
+    select * from {{ ref('stg_calcom__rejected_deliveries') }}
+
+),
+
+bookings as (
+
+    select * from {{ ref('fct_bookings') }}
+
+),
+
+leads as (
+
+    select * from {{ ref('dim_leads') }}
+
+),
+
+gaps as (
+
+    select * from {{ ref('reconciliation_gaps') }}
+
+),
+
+valid_events as (
+
+    -- MEETING_* bodies carry the booking's creation time, not a send time
+    select sent_at, received_at, delivery_source
+    from events
+    where is_parsed
+      and sent_at is not null
+      and sent_at <= {{ as_of() }}
+      and trigger_event not in ('MEETING_STARTED', 'MEETING_ENDED')
+
+),
+
+event_stats as (
+
+    select
+        max(sent_at) as last_event_at,
+        count(case when sent_at > {{ as_of() }} - interval '24 hours' then 1 end)
+            as events_last_24h,
+        count(case
+            when sent_at > {{ as_of() }} - interval '29 days'
+                and sent_at <= {{ as_of() }} - interval '24 hours' then 1
+        end) / 28.0 as trailing_daily_events
+
+    from valid_events
+
+),
+
+delivery_stats as (
+
+    select
+        (select count(*) from rejections
+            where received_at > {{ as_of() }} - interval '1 day' * {{ var('feed_refused_lookback_days') }}
+              and received_at <= {{ as_of() }}) as refused_deliveries_7d,
+        (select count(*) from events
+            where delivery_source = 'webhook'
+              and received_at > {{ as_of() }} - interval '1 day' * {{ var('feed_refused_lookback_days') }}
+              and received_at <= {{ as_of() }}) as accepted_deliveries_7d
+
+),
+
+booking_stats as (
+
+    select
+        (select count(*) from bookings
+            where booked_at > {{ as_of() }} - interval '1 day' * {{ var('feed_missing_share_lookback_days') }}
+              and booked_at <= {{ as_of() }}) as recent_chains,
+        (select count(*) from bookings
+            where has_incomplete_history
+              and booked_at > {{ as_of() }} - interval '1 day' * {{ var('feed_missing_share_lookback_days') }}
+              and booked_at <= {{ as_of() }}) as recent_incomplete_chains,
+        (select count(*) from leads
+            where is_crm_only_booking
+              and first_booked_at > {{ as_of() }} - interval '1 day' * {{ var('feed_missing_share_lookback_days') }}
+              and first_booked_at <= {{ as_of() }}) as recent_crm_only_bookings,
+        (select count(*) from gaps) as open_gaps,
+        (select count(*) from leads) as lead_count
+
+),
+
+measured as (
+
+    select
+        event_stats.*,
+        delivery_stats.*,
+        booking_stats.*,
+        {{ safe_rate('refused_deliveries_7d', 'refused_deliveries_7d + accepted_deliveries_7d') }}
+            as refused_share_7d,
+        {{ safe_rate('recent_incomplete_chains', 'recent_chains') }} as incomplete_history_share,
+        {{ safe_rate('recent_crm_only_bookings + recent_incomplete_chains',
+                     'recent_chains + recent_crm_only_bookings') }} as missing_booking_share,
+        {{ safe_rate('open_gaps', 'lead_count') }} as gap_rate
+
+    from event_stats
+    cross join delivery_stats
+    cross join booking_stats
+
+),
+
+decided as (
+
+    select
+        *,
+        case
+            when last_event_at is null
+                or last_event_at < {{ as_of() }} - interval '1 hour' * {{ var('feed_stale_after_hours') }}
+                then 'stale'
+            when missing_booking_share > {{ var('feed_max_missing_share') }}
+                or refused_share_7d > {{ var('feed_max_refused_share') }}
+                then 'degraded'
+            else 'healthy'
+        end as status,
+        case
+            when last_event_at is null then 'no Cal.com event has been received yet'
+            when last_event_at < {{ as_of() }} - interval '1 hour' * {{ var('feed_stale_after_hours') }}
+                then 'no Cal.com event in the last {{ var("feed_stale_after_hours") }} hours'
+            when missing_booking_share > {{ var('feed_max_missing_share') }}
+                then 'too many recent bookings are missing Cal.com events ('
+                    || round(100 * missing_booking_share) || '% of the last '
+                    || {{ var('feed_missing_share_lookback_days') }} || ' days)'
+            when refused_share_7d > {{ var('feed_max_refused_share') }}
+                then round(100 * refused_share_7d) || '% of deliveries in the last '
+                    || {{ var('feed_refused_lookback_days') }} || ' days were refused'
+        end as status_reason
+
+    from measured
+
+),
+
+final as (
+
+    select
+        cast({{ as_of() }} as timestamptz) as as_of,
+        cast(status as text) as status,
+        cast(status <> 'healthy' as boolean) as is_fallback,
+        cast(status_reason as text) as status_reason,
+        cast(last_event_at as timestamptz) as last_event_at,
+        cast(events_last_24h as integer) as events_last_24h,
+        cast(trailing_daily_events as numeric) as trailing_daily_events,
+        cast(refused_deliveries_7d as integer) as refused_deliveries_7d,
+        cast(accepted_deliveries_7d as integer) as accepted_deliveries_7d,
+        cast(refused_share_7d as numeric) as refused_share_7d,
+        cast(recent_chains as integer) as recent_chains,
+        cast(recent_incomplete_chains as integer) as recent_incomplete_chains,
+        cast(recent_crm_only_bookings as integer) as recent_crm_only_bookings,
+        cast(incomplete_history_share as numeric) as incomplete_history_share,
+        cast(missing_booking_share as numeric) as missing_booking_share,
+        cast(open_gaps as integer) as open_gaps,
+        cast(gap_rate as numeric) as gap_rate,
+        cast(now() as timestamptz) as built_at
+
+    from decided
+
+)
+
+select * from final

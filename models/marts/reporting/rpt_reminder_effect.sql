@@ -1,0 +1,110 @@
+{#- No-show rate with and without a reminder, within booking-lead-time bands. A raw
+    with/without comparison is confounded (reminders go to bookings made days ahead,
+    which no-show more anyway), so compare inside a band. `all_bands` is that raw
+    comparison, shown for contrast. Only resolved meetings (completed or no-show). -#}
+with
+
+bookings as (
+
+    select * from {{ ref('fct_bookings') }}
+    where outcome in ('completed', 'no_show')
+      and lead_time_band is not null
+
+),
+
+bands as (
+
+    select band_order, lead_time_band from (values
+        (1, 'same_day'), (2, '1_2_days'), (3, '3_7_days'), (4, '8_14_days'),
+        (5, '15_plus_days'), (6, 'all_bands')
+    ) as band_list (band_order, lead_time_band)
+
+),
+
+banded as (
+
+    select slot_week, lead_time_band, has_reminder, outcome from bookings
+    union all
+    select slot_week, 'all_bands' as lead_time_band, has_reminder, outcome from bookings
+
+),
+
+overall as (
+
+    select
+        'overall' as period,
+        cast(null as date) as week_start,
+        bands.band_order,
+        bands.lead_time_band,
+        count(case when banded.has_reminder then 1 end) as with_reminder_meetings,
+        count(case when banded.has_reminder and banded.outcome = 'no_show' then 1 end)
+            as with_reminder_no_shows,
+        count(case when not banded.has_reminder then 1 end) as without_reminder_meetings,
+        count(case when not banded.has_reminder and banded.outcome = 'no_show' then 1 end)
+            as without_reminder_no_shows
+
+    from bands
+    left join banded on banded.lead_time_band = bands.lead_time_band
+    group by bands.band_order, bands.lead_time_band
+
+),
+
+weekly as (
+
+    select
+        'week' as period,
+        weeks.slot_week as week_start,
+        bands.band_order,
+        bands.lead_time_band,
+        count(case when banded.has_reminder then 1 end) as with_reminder_meetings,
+        count(case when banded.has_reminder and banded.outcome = 'no_show' then 1 end)
+            as with_reminder_no_shows,
+        count(case when not banded.has_reminder then 1 end) as without_reminder_meetings,
+        count(case when not banded.has_reminder and banded.outcome = 'no_show' then 1 end)
+            as without_reminder_no_shows
+
+    from (select distinct slot_week from bookings) as weeks
+    cross join bands
+    left join banded
+        on banded.lead_time_band = bands.lead_time_band
+        and banded.slot_week = weeks.slot_week
+    group by weeks.slot_week, bands.band_order, bands.lead_time_band
+
+),
+
+combined as (
+
+    select * from overall
+    union all
+    select * from weekly
+
+),
+
+final as (
+
+    select
+        cast(period || ':' || coalesce(cast(week_start as text), 'all') || ':' || lead_time_band
+            as text) as reminder_effect_id,
+        cast(period as text) as period,
+        cast(week_start as date) as week_start,
+        cast(lead_time_band as text) as lead_time_band,
+        cast(band_order as integer) as band_order,
+        cast(with_reminder_meetings as integer) as with_reminder_meetings,
+        cast(with_reminder_no_shows as integer) as with_reminder_no_shows,
+        cast({{ safe_rate('with_reminder_no_shows', 'with_reminder_meetings') }} as numeric)
+            as with_reminder_no_show_rate,
+        cast(without_reminder_meetings as integer) as without_reminder_meetings,
+        cast(without_reminder_no_shows as integer) as without_reminder_no_shows,
+        cast({{ safe_rate('without_reminder_no_shows', 'without_reminder_meetings') }} as numeric)
+            as without_reminder_no_show_rate,
+        cast(
+            {{ safe_rate('with_reminder_no_shows', 'with_reminder_meetings') }}
+            - {{ safe_rate('without_reminder_no_shows', 'without_reminder_meetings') }}
+            as numeric
+        ) as no_show_rate_difference
+
+    from combined
+
+)
+
+select * from final

@@ -1,0 +1,205 @@
+{#- One row per (week, lead source) plus an `all` source, for every week from the
+    first to the last with activity. Each metric sits on its own week axis:
+    lead metrics on lead-created week, booking metrics on booked week, meeting
+    metrics on slot-start week. Rates are null when their denominator is 0. -#}
+with
+
+leads as (
+
+    select * from {{ ref('dim_leads') }}
+
+),
+
+bookings as (
+
+    select * from {{ ref('fct_bookings') }}
+
+),
+
+lead_metrics as (
+
+    select
+        lead_created_week as week_start,
+        coalesce(lead_source, 'all') as lead_source,
+        count(case when is_eligible then 1 end) as eligible_leads,
+        count(case when is_eligible and is_booked_within_window then 1 end) as booked_leads,
+        percentile_cont(0.5) within group (order by hours_to_book)
+            filter (where is_eligible and is_booked_within_window) as median_hours_to_book
+
+    from leads
+    group by grouping sets ((lead_created_week, lead_source), (lead_created_week))
+
+),
+
+booking_metrics as (
+
+    select
+        booked_week as week_start,
+        coalesce(lead_source, 'all') as lead_source,
+        count(*) as bookings_made,
+        count(case when is_rescheduled then 1 end) as rescheduled_bookings,
+        count(case when outcome = 'cancelled' then 1 end) as cancelled_bookings
+
+    from bookings
+    where booked_week is not null
+    group by grouping sets ((booked_week, lead_source), (booked_week))
+
+),
+
+meeting_metrics as (
+
+    select
+        slot_week as week_start,
+        coalesce(lead_source, 'all') as lead_source,
+        count(*) as meetings_scheduled,
+        count(case when outcome = 'upcoming' then 1 end) as upcoming_meetings,
+        count(case when outcome = 'completed' then 1 end) as completed_meetings,
+        count(case when outcome = 'no_show' then 1 end) as no_shows,
+        count(case when outcome = 'host_no_show' then 1 end) as host_no_shows,
+        count(case when outcome = 'awaiting_outcome' then 1 end) as awaiting_outcome,
+        count(case when outcome = 'needs_review' then 1 end) as needs_review
+
+    from bookings
+    where slot_week is not null
+      and outcome in (
+          'upcoming', 'awaiting_outcome', 'needs_review', 'completed', 'no_show', 'host_no_show'
+      )
+    group by grouping sets ((slot_week, lead_source), (slot_week))
+
+),
+
+active_weeks as (
+
+    select week_start from lead_metrics
+    union
+    select week_start from booking_metrics
+    union
+    select week_start from meeting_metrics
+
+),
+
+week_spine as (
+
+    select cast(week as date) as week_start
+    from generate_series(
+        (select cast(min(week_start) as timestamp) from active_weeks),
+        (select cast(max(week_start) as timestamp) from active_weeks),
+        interval '7 days'
+    ) as series (week)
+
+),
+
+sources as (
+
+    select lead_source from lead_metrics
+    union
+    select lead_source from booking_metrics
+    union
+    select lead_source from meeting_metrics
+
+),
+
+grid as (
+
+    select
+        week_spine.week_start,
+        sources.lead_source,
+        coalesce(lead_metrics.eligible_leads, 0) as eligible_leads,
+        coalesce(lead_metrics.booked_leads, 0) as booked_leads,
+        lead_metrics.median_hours_to_book,
+        coalesce(booking_metrics.bookings_made, 0) as bookings_made,
+        coalesce(booking_metrics.rescheduled_bookings, 0) as rescheduled_bookings,
+        coalesce(booking_metrics.cancelled_bookings, 0) as cancelled_bookings,
+        coalesce(meeting_metrics.meetings_scheduled, 0) as meetings_scheduled,
+        coalesce(meeting_metrics.upcoming_meetings, 0) as upcoming_meetings,
+        coalesce(meeting_metrics.completed_meetings, 0) as completed_meetings,
+        coalesce(meeting_metrics.no_shows, 0) as no_shows,
+        coalesce(meeting_metrics.host_no_shows, 0) as host_no_shows,
+        coalesce(meeting_metrics.awaiting_outcome, 0) as awaiting_outcome,
+        coalesce(meeting_metrics.needs_review, 0) as needs_review
+
+    from week_spine
+    cross join sources
+    left join lead_metrics
+        on lead_metrics.week_start = week_spine.week_start
+        and lead_metrics.lead_source = sources.lead_source
+    left join booking_metrics
+        on booking_metrics.week_start = week_spine.week_start
+        and booking_metrics.lead_source = sources.lead_source
+    left join meeting_metrics
+        on meeting_metrics.week_start = week_spine.week_start
+        and meeting_metrics.lead_source = sources.lead_source
+
+),
+
+rates as (
+
+    select
+        *,
+        {{ safe_rate('booked_leads', 'eligible_leads') }} as book_rate,
+        {{ safe_rate('rescheduled_bookings', 'bookings_made') }} as reschedule_rate,
+        {{ safe_rate('cancelled_bookings', 'bookings_made') }} as cancellation_rate,
+        {{ safe_rate('no_shows', 'completed_meetings + no_shows') }} as no_show_rate,
+        {{ local_midnight('week_start + ' ~ (7 + var('book_window_days')) ) }} > {{ as_of() }}
+            as is_book_rate_provisional
+
+    from grid
+
+),
+
+with_prior as (
+
+    select
+        *,
+        lag(book_rate) over by_source as prev_book_rate,
+        lag(reschedule_rate) over by_source as prev_reschedule_rate,
+        lag(cancellation_rate) over by_source as prev_cancellation_rate,
+        lag(no_show_rate) over by_source as prev_no_show_rate,
+        lag(median_hours_to_book) over by_source as prev_median_hours_to_book
+
+    from rates
+    window by_source as (partition by lead_source order by week_start)
+
+),
+
+final as (
+
+    select
+        cast(week_start as date) as week_start,
+        cast(lead_source as text) as lead_source,
+        cast(to_char(week_start, 'IYYY-"W"IW') as text) as iso_week,
+        cast(eligible_leads as integer) as eligible_leads,
+        cast(booked_leads as integer) as booked_leads,
+        cast(book_rate as numeric) as book_rate,
+        cast(prev_book_rate as numeric) as prev_book_rate,
+        cast(book_rate - prev_book_rate as numeric) as delta_book_rate,
+        cast(is_book_rate_provisional as boolean) as is_book_rate_provisional,
+        cast(median_hours_to_book as numeric) as median_hours_to_book,
+        cast(prev_median_hours_to_book as numeric) as prev_median_hours_to_book,
+        cast(median_hours_to_book - prev_median_hours_to_book as numeric)
+            as delta_median_hours_to_book,
+        cast(bookings_made as integer) as bookings_made,
+        cast(rescheduled_bookings as integer) as rescheduled_bookings,
+        cast(reschedule_rate as numeric) as reschedule_rate,
+        cast(prev_reschedule_rate as numeric) as prev_reschedule_rate,
+        cast(reschedule_rate - prev_reschedule_rate as numeric) as delta_reschedule_rate,
+        cast(cancelled_bookings as integer) as cancelled_bookings,
+        cast(cancellation_rate as numeric) as cancellation_rate,
+        cast(prev_cancellation_rate as numeric) as prev_cancellation_rate,
+        cast(cancellation_rate - prev_cancellation_rate as numeric) as delta_cancellation_rate,
+        cast(meetings_scheduled as integer) as meetings_scheduled,
+        cast(upcoming_meetings as integer) as upcoming_meetings,
+        cast(completed_meetings as integer) as completed_meetings,
+        cast(no_shows as integer) as no_shows,
+        cast(host_no_shows as integer) as host_no_shows,
+        cast(awaiting_outcome as integer) as awaiting_outcome,
+        cast(needs_review as integer) as needs_review,
+        cast(no_show_rate as numeric) as no_show_rate,
+        cast(prev_no_show_rate as numeric) as prev_no_show_rate,
+        cast(no_show_rate - prev_no_show_rate as numeric) as delta_no_show_rate
+
+    from with_prior
+
+)
+
+select * from final

@@ -1,0 +1,90 @@
+{#- Everything that needs an owner: past slots with no outcome evidence, CRM-vs-Cal.com
+    gaps, and bookings that match no lead. An owner's confirmation removes a slot from
+    the queue at the next refresh. -#}
+with
+
+bookings as (
+
+    select * from {{ ref('fct_bookings') }}
+
+),
+
+chains as (
+
+    select * from {{ ref('int_booking_chains') }}
+
+),
+
+gaps as (
+
+    select * from {{ ref('reconciliation_gaps') }}
+
+),
+
+leads as (
+
+    select * from {{ ref('stg_crm__leads') }}
+
+),
+
+items as (
+
+    select
+        'no_outcome_evidence' as reason,
+        booking_id,
+        lead_id,
+        end_at + interval '1 hour' * {{ var('review_after_hours') }} as since,
+        'slot ended with no attendance or no-show evidence' as detail
+
+    from bookings
+    where outcome = 'needs_review'
+
+    union all
+
+    select
+        gap_type as reason,
+        booking_id,
+        lead_id,
+        detected_at as since,
+        'CRM says ' || crm_booking_status || ', Cal.com says ' || calcom_state as detail
+
+    from gaps
+
+    union all
+
+    select
+        'unattributed_booking' as reason,
+        booking_id,
+        lead_id,
+        booked_at as since,
+        'booking matches no CRM lead (no lead id, no matching email)' as detail
+
+    from bookings
+    where lead_match_method = 'none'
+
+),
+
+final as (
+
+    select
+        cast(items.reason || ':' || coalesce(items.booking_id, items.lead_id) as text)
+            as review_item_id,
+        cast(items.reason as text) as reason,
+        cast(items.booking_id as text) as booking_id,
+        cast(items.lead_id as text) as lead_id,
+        cast(coalesce(leads.lead_name, chains.booker_name) as text) as contact_name,
+        cast(coalesce(leads.lead_email, chains.booker_email) as text) as contact_email,
+        cast(bookings.lead_source as text) as lead_source,
+        cast(bookings.start_at as timestamptz) as start_at,
+        cast(bookings.outcome as text) as outcome,
+        cast(items.since as timestamptz) as since,
+        cast(items.detail as text) as detail
+
+    from items
+    left join bookings on bookings.booking_id = items.booking_id
+    left join chains on chains.booking_id = items.booking_id
+    left join leads on leads.lead_id = items.lead_id
+
+)
+
+select * from final

@@ -1,0 +1,90 @@
+{#- Recent no-shows and cancellations to follow up (window: var followup_days), with
+    contact details and whether the lead has booked again since. -#}
+with
+
+bookings as (
+
+    select * from {{ ref('fct_bookings') }}
+
+),
+
+chains as (
+
+    select * from {{ ref('int_booking_chains') }}
+
+),
+
+leads as (
+
+    select * from {{ ref('stg_crm__leads') }}
+
+),
+
+candidates as (
+
+    select
+        bookings.*,
+        chains.booker_email,
+        chains.booker_name,
+        case
+            when bookings.outcome = 'no_show' then bookings.start_at
+            else bookings.latest_calcom_event_at
+        end as followup_at
+
+    from bookings
+    inner join chains on chains.booking_id = bookings.booking_id
+    where bookings.outcome in ('no_show', 'cancelled')
+
+),
+
+recent as (
+
+    select * from candidates
+    where followup_at > {{ as_of() }} - interval '1 day' * {{ var('followup_days') }}
+      and followup_at <= {{ as_of() }}
+
+),
+
+rebooked as (
+
+    select distinct on (recent.booking_id)
+        recent.booking_id,
+        later.booking_id as rebooked_booking_id,
+        later.booked_at as rebooked_at
+
+    from recent
+    inner join chains as later_chain on later_chain.booking_id <> recent.booking_id
+    inner join bookings as later on later.booking_id = later_chain.booking_id
+    where later.booked_at > recent.booked_at
+      and (
+          (recent.lead_id is not null and later.lead_id = recent.lead_id)
+          or (recent.lead_id is null and later_chain.booker_email = recent.booker_email)
+      )
+    order by recent.booking_id, later.booked_at, later.booking_id
+
+),
+
+final as (
+
+    select
+        cast(recent.booking_id as text) as booking_id,
+        cast(recent.lead_id as text) as lead_id,
+        cast(coalesce(leads.lead_name, recent.booker_name) as text) as contact_name,
+        cast(coalesce(leads.lead_email, recent.booker_email) as text) as contact_email,
+        cast(recent.lead_source as text) as lead_source,
+        cast(recent.outcome as text) as outcome,
+        cast(recent.start_at as timestamptz) as start_at,
+        cast(recent.followup_at as timestamptz) as followup_at,
+        cast(recent.cancellation_reason as text) as reason,
+        cast(rebooked.rebooked_booking_id is not null as boolean) as has_rebooked,
+        cast(rebooked.rebooked_booking_id as text) as rebooked_booking_id,
+        cast({{ hours_between('recent.followup_at', 'rebooked.rebooked_at') }} as numeric)
+            as hours_to_rebook
+
+    from recent
+    left join rebooked on rebooked.booking_id = recent.booking_id
+    left join leads on leads.lead_id = recent.lead_id
+
+)
+
+select * from final

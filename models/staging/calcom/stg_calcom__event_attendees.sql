@@ -1,0 +1,75 @@
+{#- One row per attendee listed in an event, with the event's noShow flag for that
+    attendee (meaningful as a mark only on BOOKING_NO_SHOW_UPDATED). -#}
+with
+
+source as (
+
+    select * from {{ source('calcom', 'calcom_webhook_events') }}
+    where payload is not null
+
+),
+
+enveloped as (
+
+    select
+        event_id,
+        body_sha256,
+        payload ->> 'triggerEvent' as trigger_event,
+        {{ safe_timestamptz("payload ->> 'createdAt'") }} as sent_at,
+        case
+            when jsonb_typeof(payload -> 'payload') = 'object' then payload -> 'payload'
+            else payload
+        end as booking
+
+    from source
+
+),
+
+attendees as (
+
+    select
+        enveloped.event_id,
+        enveloped.trigger_event,
+        enveloped.sent_at,
+        nullif(trim(coalesce(enveloped.booking ->> 'uid', enveloped.booking ->> 'bookingUid')), '')
+            as booking_uid,
+        attendee.ordinality as attendee_position,
+        attendee.value as attendee,
+        enveloped.body_sha256
+
+    from enveloped
+    cross join lateral jsonb_array_elements(
+        case
+            when jsonb_typeof(enveloped.booking -> 'attendees') = 'array'
+                then enveloped.booking -> 'attendees'
+            else '[]'::jsonb
+        end
+    ) with ordinality as attendee (value, ordinality)
+
+),
+
+renamed as (
+
+    select
+        ---------- ids
+        event_id,
+        booking_uid,
+        cast(attendee_position as integer) as attendee_position,
+
+        ---------- attendee
+        nullif(lower(trim(attendee ->> 'email')), '') as attendee_email,
+        case attendee ->> 'noShow'
+            when 'true' then true
+            when 'false' then false
+        end as is_no_show,
+
+        ---------- event
+        trigger_event,
+        body_sha256,
+        sent_at
+
+    from attendees
+
+)
+
+select * from renamed

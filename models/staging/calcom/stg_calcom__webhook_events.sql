@@ -1,0 +1,72 @@
+{#- The only place that reads Cal.com JSON. Both envelope shapes:
+    {triggerEvent, createdAt, payload: {...}} and the flat MEETING_STARTED /
+    MEETING_ENDED body whose booking fields sit at the top level. -#}
+with
+
+source as (
+
+    select * from {{ source('calcom', 'calcom_webhook_events') }}
+
+),
+
+enveloped as (
+
+    select
+        *,
+        case
+            when jsonb_typeof(payload -> 'payload') = 'object' then payload -> 'payload'
+            else payload
+        end as booking
+
+    from source
+
+),
+
+renamed as (
+
+    select
+        ---------- ids
+        event_id,
+        body_sha256,
+        nullif(trim(coalesce(booking ->> 'uid', booking ->> 'bookingUid')), '') as booking_uid,
+        nullif(trim(booking ->> 'rescheduleUid'), '') as reschedule_uid,
+        nullif(trim(booking -> 'metadata' ->> '{{ var("lead_id_metadata_key") }}'), '')
+            as metadata_lead_id,
+
+        ---------- delivery
+        source as delivery_source,
+        webhook_version,
+        secret_index,
+        payload is not null as is_parsed,
+        parse_error,
+
+        ---------- event
+        coalesce(payload ->> 'triggerEvent', trigger_event) as trigger_event,
+        jsonb_typeof(payload -> 'payload') is distinct from 'object' as is_flat_body,
+        {{ trigger_rank("coalesce(payload ->> 'triggerEvent', trigger_event)") }} as trigger_rank,
+        upper(booking ->> 'status') as booking_status,
+        nullif(trim(booking ->> 'type'), '') as event_type,
+
+        ---------- booker (first attendee)
+        nullif(lower(trim(booking -> 'attendees' -> 0 ->> 'email')), '') as booker_email,
+        nullif(trim(booking -> 'attendees' -> 0 ->> 'name'), '') as booker_name,
+        nullif(trim(booking ->> 'smsReminderNumber'), '') as sms_reminder_number,
+
+        ---------- cancellation
+        nullif(trim(booking ->> 'cancellationReason'), '') as cancellation_reason,
+        nullif(trim(booking ->> 'cancelledBy'), '') as cancelled_by,
+        coalesce(booking ->> 'requestReschedule' = 'true', false) as is_reschedule_request,
+
+        ---------- timestamps
+        {{ safe_timestamptz("booking ->> 'startTime'") }} as start_at,
+        {{ safe_timestamptz("booking ->> 'endTime'") }} as end_at,
+        -- the envelope's send time; for flat MEETING_* bodies this is the booking's
+        -- creation time instead (DESIGN.md), so they never move clocks downstream
+        {{ safe_timestamptz("payload ->> 'createdAt'") }} as sent_at,
+        received_at
+
+    from enveloped
+
+)
+
+select * from renamed
