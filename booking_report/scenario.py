@@ -1,0 +1,777 @@
+"""A scenario generator with known ground truth: the demo's data and the tests' oracle.
+
+``generate(seed, …)`` simulates CRM leads and their true booking paths, then writes
+what the outside world would send: Cal.com webhook bodies (with duplicates, shuffled
+arrival, reschedules through REQUESTED, no-show un-marks, dropped webhooks, flat
+MEETING_ENDED bodies) and one CRM snapshot (with spelling variants and lag).
+
+``Scenario.expected()`` is the oracle: it applies DESIGN.md's rules to what the
+generator *knows* (each chain's true path and which of its events were delivered),
+independently of the SQL, and returns what the marts must say.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import string
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+LIFECYCLE = ("BOOKING_CREATED", "BOOKING_REQUESTED", "BOOKING_RESCHEDULED",
+             "BOOKING_CANCELLED", "BOOKING_REJECTED")
+CREATION = ("BOOKING_CREATED", "BOOKING_REQUESTED", "BOOKING_RESCHEDULED")
+MEETING = ("MEETING_STARTED", "MEETING_ENDED")
+MEETING_OUTCOMES = ("upcoming", "awaiting_outcome", "needs_review", "completed", "no_show",
+                    "host_no_show")
+
+SOURCES = [("ads", 0.34), ("organic", 0.26), ("referral", 0.18), ("partner", 0.14), ("", 0.08)]
+BOOK_PROBABILITY = {"ads": 0.52, "organic": 0.62, "referral": 0.74, "partner": 0.58, "": 0.5}
+CRM_SPELLINGS = {
+    "booked": ["Meeting Booked", "booked", "Scheduled", "Call booked"],
+    "rescheduled": ["Rescheduled", "Meeting rescheduled"],
+    "completed": ["Showed", "Attended", "Completed"],
+    "no_show": ["No Show", "no-show", "No-show", "NO_SHOW"],
+    "cancelled": ["Canceled", "Cancelled"],
+    "invited": ["Link sent", "New"],
+}
+FIRST = ["Ada", "Ben", "Chloe", "Dev", "Elif", "Farah", "Gus", "Hana", "Ivo", "Jia", "Kemal",
+         "Lena", "Marco", "Nia", "Omar", "Pia", "Quinn", "Rosa", "Sven", "Tara", "Uma", "Vik",
+         "Wen", "Xavi", "Yara", "Zed"]
+LAST = ["Adams", "Berg", "Costa", "Diaz", "Evans", "Fischer", "Gupta", "Haddad", "Ito", "Jensen",
+        "Kowalski", "Lopez", "Moreau", "Nakamura", "Okafor", "Perez", "Quist", "Rossi", "Silva",
+        "Tanaka", "Ulloa", "Varga", "Weber", "Xu", "Yilmaz", "Zhou"]
+CANCEL_REASONS = ["Found another provider", "Schedule conflict", "No longer needed",
+                  "Budget not approved", None]
+
+
+@dataclass
+class Event:
+    trigger: str
+    sent_at: datetime  # envelope createdAt (for MEETING_* the booking's creation time)
+    body: dict[str, Any]
+    uid: str | None
+    delivered: bool = True
+
+
+@dataclass
+class Lead:
+    lead_id: str
+    created_at: datetime
+    email: str
+    name: str
+    source: str  # raw CRM value ('' = blank)
+    lead_status: str
+    eligible: bool
+    booking_status: str = ""
+    crm_state: str = "none"  # normalized expectation
+    updated_at: datetime | None = None
+    crm_booked_at: datetime | None = None
+    reminder_sent_at: datetime | None = None
+    invited_at: datetime | None = None
+
+
+@dataclass
+class Chain:
+    root_uid: str
+    owner: Lead | None  # who truly booked (None = not a CRM lead)
+    booker_email: str  # as sent (case/space variants)
+    booker_name: str
+    event_type: str
+    uses_metadata: bool
+    metadata_lead_id: str | None
+    requires_confirmation: bool
+    booked_at: datetime  # true first booking time
+    uids: list[str] = field(default_factory=list)
+    start: datetime | None = None
+    end: datetime | None = None
+    state: str = "accepted"  # accepted | pending | cancelled | rejected (current uid)
+    attendance: str | None = None  # attended | no_show | host_no_show (truth, past slots)
+    evidence: str | None = None  # calcom | cal_video | None
+    sms: str | None = None
+    cancellation_reason: str | None = None
+    drop_all: bool = False
+    drop_root_creation: bool = False
+    manual: tuple[str, datetime] | None = None
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def visible(self) -> bool:
+        return any(e.delivered for e in self.events if e.trigger != "PING")
+
+
+@dataclass
+class Scenario:
+    seed: int
+    as_of: datetime
+    snapshot_at: datetime
+    leads: list[Lead]
+    chains: list[Chain]
+    bodies: list[bytes]  # delivery order, duplicates included
+    ping: Event
+    report_timezone: str = "UTC"
+    book_window_days: int = 14
+    review_after_hours: int = 24
+    grace_minutes: int = 60
+
+    # ------------------------------------------------------------ outputs
+
+    def crm_rows(self) -> list[dict[str, Any]]:
+        def ts(value: datetime | None) -> str:
+            return value.isoformat().replace("+00:00", "Z") if value else ""
+        return [{
+            "lead_id": lead.lead_id, "created_at": ts(lead.created_at), "email": lead.email,
+            "name": lead.name, "source": lead.source, "status": lead.lead_status,
+            "booking_status": lead.booking_status, "booked_at": ts(lead.crm_booked_at),
+            "invited_at": ts(lead.invited_at), "reminder_sent_at": ts(lead.reminder_sent_at),
+            "updated_at": ts(lead.updated_at),
+        } for lead in self.leads]
+
+    def manual_outcomes(self) -> list[tuple[str, str, datetime]]:
+        return [(c.root_uid, c.manual[0], c.manual[1]) for c in self.chains
+                if c.manual and c.visible]
+
+    # ------------------------------------------------------------ oracle
+
+    def expected(self) -> dict[str, Any]:
+        return _Oracle(self).run()
+
+
+# ====================================================================== generation
+
+
+class _Gen:
+    def __init__(self, seed: int, as_of: datetime, leads: int, weeks: int):
+        self.rng = random.Random(seed)
+        self.seed = seed
+        self.as_of = as_of
+        self.n_leads = leads
+        self.weeks = weeks
+        self.uid_counter = 0
+        self.booking_id = 1000
+
+    def uid(self) -> str:
+        self.uid_counter += 1
+        tail = "".join(self.rng.choices(string.ascii_letters + string.digits, k=14))
+        return f"{self.seed:03d}{self.uid_counter:05d}{tail}"
+
+    def fmt(self, ts: datetime) -> str:
+        ts = ts.astimezone(UTC)
+        style = self.rng.random()
+        if style < 0.6:
+            return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+        if style < 0.85:
+            return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return ts.replace(microsecond=0).isoformat()
+
+    # ------------------------------------------------------------ bodies
+
+    def booking_payload(self, chain: Chain, uid: str, status: str, *, metadata: bool,
+                        reschedule_uid: str | None = None, **extra) -> dict[str, Any]:
+        self.booking_id += 1
+        payload: dict[str, Any] = {
+            "type": chain.event_type,
+            "title": f"{chain.event_type.replace('-', ' ').title()} with {chain.booker_name}",
+            "startTime": self.fmt(chain.start), "endTime": self.fmt(chain.end),
+            "organizer": {"id": 1, "name": "Studio Host", "email": "host@studio.example",
+                          "timeZone": "Europe/Berlin"},
+            "attendees": [{"name": chain.booker_name, "email": chain.booker_email,
+                           "timeZone": "Europe/London", "language": {"locale": "en"}}],
+            "uid": uid, "bookingId": self.booking_id, "status": status,
+            "location": "integrations:daily", "eventTypeId": 77,
+            "metadata": ({"leadId": chain.metadata_lead_id}
+                         if metadata and chain.metadata_lead_id else {}),
+            "smsReminderNumber": chain.sms,
+        }
+        if reschedule_uid:
+            payload["rescheduleUid"] = reschedule_uid
+        payload.update(extra)
+        return payload
+
+    def add(self, chain: Chain, trigger: str, sent_at: datetime, payload: dict[str, Any],
+            uid: str | None, flat: bool = False) -> bool:
+        """Record an event Cal.com sends at ``sent_at``; False if that is after as_of."""
+        sent_at = sent_at.replace(microsecond=0)  # Cal.com sends whole milliseconds at most
+        if sent_at > self.as_of:
+            return False
+        if flat:
+            body = {"triggerEvent": trigger, **payload}
+        else:
+            body = {"triggerEvent": trigger, "createdAt": self.fmt(sent_at), "payload": payload}
+        chain.events.append(Event(trigger, sent_at, body, uid))
+        return True
+
+    # ------------------------------------------------------------ leads
+
+    def make_leads(self) -> list[Lead]:
+        rng = self.rng
+        start = self.as_of - timedelta(days=7 * self.weeks)
+        leads: list[Lead] = []
+        for i in range(self.n_leads):
+            created = start + timedelta(seconds=rng.uniform(0, (self.as_of - start)
+                                                            .total_seconds() - 3600))
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            source = rng.choices([s for s, _ in SOURCES], [w for _, w in SOURCES])[0]
+            roll = rng.random()
+            if roll < 0.05:
+                status, eligible = rng.choice(["Spam", "Test", "Disqualified"]), False
+            elif roll < 0.06:
+                status, eligible = "Hot lead", True  # unmapped on purpose
+            else:
+                status, eligible = rng.choice(["New", "New", "Qualified", ""]), True
+            email = f"{first}.{last}.{i}@example.com".lower()
+            leads.append(Lead(f"L-{self.seed:03d}-{i:05d}", created, email, f"{first} {last}",
+                              source, status, eligible, invited_at=created))
+        # a few people fill in the form twice: a second lead with the same email
+        for lead in rng.sample(leads, k=max(1, len(leads) // 50)):
+            later = lead.created_at + timedelta(days=rng.uniform(3, 20))
+            if later < self.as_of - timedelta(hours=2):
+                leads.append(Lead(f"{lead.lead_id}-b", later, lead.email, lead.name,
+                                  rng.choice(["ads", "organic"]), "New", True, invited_at=later))
+        return leads
+
+    # ------------------------------------------------------------ chains
+
+    def make_chain(self, owner: Lead | None, booked_at: datetime, email: str,
+                   name: str) -> Chain:
+        rng = self.rng
+        uses_metadata = owner is not None and rng.random() < 0.8
+        metadata_lead = owner.lead_id if uses_metadata else None
+        if uses_metadata and rng.random() < 0.03:
+            metadata_lead = f"L-stale-{rng.randint(1, 999)}"  # unknown id: email fallback
+        sent_email = email
+        if rng.random() < 0.2:
+            sent_email = f"  {email.upper()} " if rng.random() < 0.5 else email.title()
+        chain = Chain(
+            root_uid=self.uid(), owner=owner, booker_email=sent_email, booker_name=name,
+            event_type=rng.choice(["intro-call", "intro-call", "strategy-session"]),
+            uses_metadata=uses_metadata, metadata_lead_id=metadata_lead,
+            requires_confirmation=rng.random() < 0.15, booked_at=booked_at)
+        chain.uids.append(chain.root_uid)
+        lead_days = rng.choices([0, 1, 2, 3, 5, 7, 10, 14, 18], [8, 14, 12, 12, 14, 12, 10, 10, 8])[0]
+        chain.start = self.slot(booked_at, lead_days)
+        chain.end = chain.start + timedelta(minutes=30)
+        if lead_days >= 1 and rng.random() < 0.45:
+            chain.sms = f"+1415555{rng.randint(1000, 9999)}"
+        self.simulate(chain)
+        return chain
+
+    def slot(self, after: datetime, lead_days: int) -> datetime:
+        day = after + timedelta(days=lead_days)
+        hour = self.rng.randint(8, 17)
+        slot = day.replace(hour=hour, minute=self.rng.choice([0, 30]), second=0, microsecond=0)
+        if slot <= after + timedelta(minutes=30):
+            slot = after + timedelta(hours=self.rng.uniform(1, 5))
+            slot = slot.replace(second=0, microsecond=0)
+        return slot
+
+    def simulate(self, chain: Chain) -> None:
+        rng = self.rng
+        t = chain.booked_at
+        uid = chain.root_uid
+        if chain.requires_confirmation:
+            self.add(chain, "BOOKING_REQUESTED", t,
+                     self.booking_payload(chain, uid, "PENDING", metadata=True,
+                                          requiresConfirmation=True), uid)
+            decide = t + timedelta(hours=rng.uniform(1, 20))
+            # the host decides before the slot, or never; undecided by as_of = pending
+            if decide < chain.start and decide <= self.as_of:
+                if rng.random() < 0.15:
+                    self.add(chain, "BOOKING_REJECTED", decide,
+                             self.booking_payload(chain, uid, "REJECTED", metadata=False,
+                                                  rejectionReason="Outside service area"), uid)
+                    chain.state = "rejected"
+                    return
+                self.add(chain, "BOOKING_CREATED", decide,
+                         self.booking_payload(chain, uid, "ACCEPTED",
+                                              metadata=rng.random() < 0.5), uid)
+                chain.state = "accepted"
+                t = decide
+            else:
+                chain.state = "pending"
+                return
+        else:
+            self.add(chain, "BOOKING_CREATED", t,
+                     self.booking_payload(chain, uid, "ACCEPTED", metadata=True), uid)
+        # reschedules
+        n_resched = rng.choices([0, 1, 2], [75, 20, 5])[0]
+        for _ in range(n_resched):
+            when = t + (chain.start - t) * rng.uniform(0.2, 0.8)
+            if when > self.as_of or when >= chain.start:
+                break
+            new_uid = self.uid()
+            chain.start = self.slot(when, rng.choice([1, 2, 3, 5, 7]))
+            chain.end = chain.start + timedelta(minutes=30)
+            if chain.requires_confirmation:
+                self.add(chain, "BOOKING_REQUESTED", when,
+                         self.booking_payload(chain, new_uid, "PENDING", metadata=True,
+                                              reschedule_uid=uid), new_uid)
+                confirm = when + timedelta(hours=rng.uniform(0.5, 6))
+                chain.uids.append(new_uid)
+                uid = new_uid
+                if confirm > self.as_of or confirm >= chain.start:
+                    chain.state = "pending"
+                    return
+                self.add(chain, "BOOKING_CREATED", confirm,
+                         self.booking_payload(chain, new_uid, "ACCEPTED", metadata=False), new_uid)
+                t = confirm
+            else:
+                self.add(chain, "BOOKING_RESCHEDULED", when,
+                         self.booking_payload(chain, new_uid, "ACCEPTED", metadata=True,
+                                              reschedule_uid=uid), new_uid)
+                chain.uids.append(new_uid)
+                uid = new_uid
+                t = when
+        # cancellation
+        if rng.random() < 0.13:
+            when = t + (chain.start - t) * rng.uniform(0.1, 0.95)
+            if when <= self.as_of:
+                chain.cancellation_reason = rng.choice(CANCEL_REASONS)
+                host_request = rng.random() < 0.15
+                extra: dict[str, Any] = {"cancelledBy": chain.booker_email.strip().lower()}
+                if chain.cancellation_reason:
+                    extra["cancellationReason"] = chain.cancellation_reason
+                if host_request:
+                    extra["requestReschedule"] = True
+                    extra["cancelledBy"] = "host@studio.example"
+                self.add(chain, "BOOKING_CANCELLED", when,
+                         self.booking_payload(chain, uid, "CANCELLED", metadata=False, **extra),
+                         uid)
+                chain.state = "cancelled"
+                return
+        self.after_slot(chain, uid)
+
+    def after_slot(self, chain: Chain, uid: str) -> None:
+        rng = self.rng
+        if chain.end > self.as_of:
+            return
+        lead_days = (chain.start.date() - chain.booked_at.date()).days
+        p_no_show = 0.12 + 0.012 * min(lead_days, 14) - (0.06 if chain.sms else 0.0)
+        roll = rng.random()
+        if roll < 0.02:
+            chain.attendance = "host_no_show"
+        elif roll < 0.02 + p_no_show:
+            chain.attendance = "no_show"
+        else:
+            chain.attendance = "attended"
+        email = chain.booker_email.strip().lower()
+        if chain.attendance == "host_no_show":
+            if rng.random() < 0.7 and self.add(
+                    chain, "AFTER_HOSTS_CAL_VIDEO_NO_SHOW", chain.start + timedelta(minutes=10),
+                    {"bookingUid": uid, "bookingId": 1, "message": "Host did not join",
+                     "attendees": [{"email": "host@studio.example", "noShow": True}]}, uid):
+                chain.evidence = "cal_video"
+        elif chain.attendance == "no_show":
+            r = rng.random()
+            if r < 0.55:
+                if self.add(chain, "BOOKING_NO_SHOW_UPDATED",
+                            chain.end + timedelta(minutes=rng.uniform(5, 600)),
+                            {"message": "x_marked_as_no_show", "bookingUid": uid, "bookingId": 1,
+                             "attendees": [{"email": email, "noShow": True}]}, uid):
+                    chain.evidence = "calcom"
+            elif r < 0.75:
+                if self.add(chain, "AFTER_GUESTS_CAL_VIDEO_NO_SHOW",
+                            chain.start + timedelta(minutes=10),
+                            {"bookingUid": uid, "bookingId": 1, "message": "Guests did not join",
+                             "attendees": [{"email": email, "noShow": True}]}, uid):
+                    chain.evidence = "cal_video"
+        elif rng.random() < 0.06:
+            # marked as no-show by mistake, then un-marked: no evidence either way
+            mark_at = chain.end + timedelta(minutes=rng.uniform(5, 60))
+            self.add(chain, "BOOKING_NO_SHOW_UPDATED", mark_at,
+                     {"message": "x_marked_as_no_show", "bookingUid": uid, "bookingId": 1,
+                      "attendees": [{"email": email, "noShow": True}]}, uid)
+            self.add(chain, "BOOKING_NO_SHOW_UPDATED", mark_at + timedelta(minutes=rng.uniform(5, 90)),
+                     {"message": "x_unmarked_as_no_show", "bookingUid": uid, "bookingId": 1,
+                      "attendees": [{"email": email, "noShow": False}]}, uid)
+        if rng.random() < 0.5:
+            # sent at the slot end (already past here) but carrying the booking's createdAt
+            flat = self.booking_payload(chain, uid, "ACCEPTED", metadata=False)
+            flat["createdAt"] = self.fmt(chain.booked_at)
+            flat["attendees"] = [dict(flat["attendees"][0], noShow=False)]
+            self.add(chain, "MEETING_ENDED", chain.booked_at, flat, uid, flat=True)
+
+    # ------------------------------------------------------------ CRM side
+
+    def crm_view(self, lead: Lead, chains: list[Chain]) -> None:
+        rng = self.rng
+        own = sorted((c for c in chains if c.owner is lead), key=lambda c: c.booked_at)
+        spell = lambda state: rng.choice(CRM_SPELLINGS[state])  # noqa: E731
+        lag = lambda: timedelta(minutes=rng.uniform(2, 45))  # noqa: E731
+        if not own:
+            choice = rng.random()
+            lead.booking_status = spell("invited") if choice < 0.7 else ""
+            lead.updated_at = lead.created_at + timedelta(minutes=rng.uniform(1, 30))
+        else:
+            latest = own[-1]
+            known_at = latest.booked_at + lag()
+            lead.crm_booked_at = own[0].booked_at + lag() if own[0].booked_at + timedelta(
+                minutes=45) <= self.as_of else None
+            last_change = max([e.sent_at for e in latest.events if e.trigger in LIFECYCLE],
+                              default=latest.booked_at)
+            if latest.state == "cancelled" and rng.random() > 0.12:
+                lead.booking_status, lead.updated_at = spell("cancelled"), last_change + lag()
+            elif latest.state == "rejected":
+                lead.booking_status, lead.updated_at = spell("cancelled"), last_change + lag()
+            elif latest.attendance == "attended" and rng.random() < 0.55:
+                lead.booking_status = spell("completed")
+                lead.updated_at = latest.end + timedelta(hours=rng.uniform(0.5, 30))
+            elif latest.attendance == "no_show" and rng.random() < 0.5:
+                conflict = latest.evidence == "calcom" and rng.random() < 0.15
+                lead.booking_status = spell("completed" if conflict else "no_show")
+                lead.updated_at = latest.end + timedelta(hours=rng.uniform(0.5, 30))
+            elif rng.random() < 0.07:
+                lead.booking_status = spell("invited")  # CRM never caught the booking
+                lead.updated_at = lead.created_at + timedelta(minutes=5)
+                lead.crm_booked_at = None
+            else:
+                state = "rescheduled" if len(latest.uids) > 1 else "booked"
+                lead.booking_status = spell(state)
+                lead.updated_at = max(known_at, last_change + lag())
+            if lead.updated_at and lead.updated_at > self.snapshot_at:
+                # not synced yet when the snapshot was taken: the previous state shows
+                lead.booking_status = spell("rescheduled" if len(latest.uids) > 1 else "booked")
+                lead.updated_at = max(known_at, last_change + lag())
+                if lead.updated_at > self.snapshot_at:
+                    lead.booking_status, lead.updated_at = spell("invited"), lead.created_at
+                    lead.crm_booked_at = None
+            if lead.crm_booked_at and lead.crm_booked_at > self.snapshot_at:
+                lead.crm_booked_at = None
+            sendable = latest.start - timedelta(hours=24)
+            if latest.state in ("accepted",) and rng.random() < 0.35 and \
+                    latest.booked_at < sendable <= self.as_of:
+                lead.reminder_sent_at = sendable
+        if rng.random() < 0.1:
+            lead.updated_at = None  # this export has no updated_at for the row
+        lead.crm_state = normalize_crm(lead.booking_status, lead.lead_status)
+
+    # ------------------------------------------------------------ all
+
+    def run(self) -> Scenario:
+        rng = self.rng
+        self.snapshot_at = self.as_of - timedelta(minutes=30)
+        leads = self.make_leads()
+        chains: list[Chain] = []
+        for lead in list(leads):
+            p_book = BOOK_PROBABILITY[lead.source] if lead.eligible else 0.05
+            if rng.random() >= p_book:
+                continue
+            if rng.random() < 0.03:
+                booked = lead.created_at - timedelta(minutes=rng.uniform(5, 60))  # lead from booking
+            elif rng.random() < 0.12:
+                booked = lead.created_at + timedelta(days=rng.uniform(10, 24))
+            else:
+                booked = lead.created_at + timedelta(hours=rng.expovariate(1 / 40))
+            if booked > self.as_of - timedelta(minutes=20):
+                continue
+            chain = self.make_chain(lead, booked, lead.email, lead.name)
+            chains.append(chain)
+            # some come back after a cancellation or no-show
+            if chain.state == "cancelled" or chain.attendance == "no_show":
+                if rng.random() < 0.35:
+                    again = max(e.sent_at for e in chain.events) + timedelta(hours=rng.uniform(2, 72))
+                    if again < self.as_of - timedelta(minutes=20):
+                        chains.append(self.make_chain(lead, again, lead.email, lead.name))
+        # bookings from people who are not CRM leads
+        for i in range(max(2, self.n_leads // 25)):
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            booked = self.as_of - timedelta(days=rng.uniform(0.1, 7 * self.weeks - 1))
+            chains.append(self.make_chain(None, booked, f"walkin.{i}.{last}@elsewhere.example".lower(),
+                                          f"{first} {last}"))
+        # missed webhooks
+        for chain in chains:
+            if chain.owner is not None and rng.random() < 0.035:
+                chain.drop_all = True
+            elif len(chain.uids) > 1 and rng.random() < 0.25:
+                chain.drop_root_creation = True
+            if chain.drop_all:
+                for e in chain.events:
+                    e.delivered = False
+            elif chain.drop_root_creation:
+                for e in chain.events:
+                    if e.uid == chain.root_uid and e.trigger in CREATION:
+                        e.delivered = False
+        # owner confirmations for some slots nobody recorded
+        for chain in chains:
+            if (chain.state == "accepted" and chain.attendance == "attended"
+                    and chain.evidence is None and rng.random() < 0.25
+                    and chain.end < self.as_of - timedelta(hours=30)):
+                chain.manual = ("completed", self.as_of - timedelta(hours=rng.uniform(1, 20)))
+        for lead in leads:
+            self.crm_view(lead, chains)
+        ping = Event("PING", self.as_of - timedelta(days=7 * self.weeks),
+                     {"triggerEvent": "PING", "createdAt": self.fmt(
+                         self.as_of - timedelta(days=7 * self.weeks)),
+                      "payload": {"type": "Test", "title": "Test trigger event"}}, None)
+        bodies = [json.dumps(ping.body).encode()]
+        for chain in chains:
+            for event in chain.events:
+                if event.delivered:
+                    body = json.dumps(event.body, separators=rng.choice(
+                        [(",", ":"), (", ", ": ")])).encode()
+                    bodies.append(body)
+                    if rng.random() < 0.05:
+                        bodies.append(body)  # delivered twice
+        rng.shuffle(bodies)
+        return Scenario(self.seed, self.as_of, self.snapshot_at, leads, chains, bodies, ping)
+
+
+def normalize_crm(booking_status: str, lead_status: str) -> str:
+    """The CRM state the seed mapping must produce (kept independent of the SQL)."""
+    table = {"meeting booked": "booked", "booked": "booked", "scheduled": "booked",
+             "call booked": "booked", "rescheduled": "rescheduled",
+             "meeting rescheduled": "rescheduled", "showed": "completed",
+             "attended": "completed", "completed": "completed", "no show": "no_show",
+             "canceled": "cancelled", "cancelled": "cancelled", "link sent": "invited",
+             "new": "invited"}
+    key = " ".join("".join(ch if ch.isalnum() else " " for ch in booking_status.lower()).split())
+    if key:
+        return table.get(key, "unknown")
+    lead_key = lead_status.strip().lower()
+    if lead_key == "new":
+        return "invited"
+    if lead_key == "hot lead":
+        return "unknown"
+    return "none"
+
+
+def generate(seed: int, *, as_of: datetime, leads: int = 300, weeks: int = 8,
+             report_timezone: str = "UTC") -> Scenario:
+    if as_of.tzinfo is None:
+        raise ValueError("as_of needs a timezone")
+    scenario = _Gen(seed, as_of.astimezone(UTC), leads, weeks).run()
+    scenario.report_timezone = report_timezone
+    return scenario
+
+
+# ====================================================================== oracle
+
+
+class _Oracle:
+    def __init__(self, sc: Scenario):
+        self.sc = sc
+        self.tz = ZoneInfo(sc.report_timezone)
+        self.leads_by_id = {lead.lead_id: lead for lead in sc.leads}
+
+    def week(self, ts: datetime) -> date:
+        local = ts.astimezone(self.tz).date()
+        return local - timedelta(days=local.weekday())
+
+    def match(self, chain: Chain, booked_at: datetime) -> tuple[str | None, str]:
+        if chain.metadata_lead_id in self.leads_by_id:
+            return chain.metadata_lead_id, "metadata"
+        email = chain.booker_email.strip().lower()
+        candidates = [lead for lead in self.sc.leads if lead.email.strip().lower() == email]
+        before = [lead for lead in candidates if lead.created_at <= booked_at]
+        if before:
+            return max(before, key=lambda lead: lead.created_at).lead_id, "email"
+        if candidates:
+            return min(candidates, key=lambda lead: lead.created_at).lead_id, "email"
+        return None, "none"
+
+    def run(self) -> dict[str, Any]:
+        sc = self.sc
+        as_of = sc.as_of
+        bookings: dict[str, dict[str, Any]] = {}
+        for chain in sc.chains:
+            if not chain.visible:
+                continue
+            delivered = [e for e in chain.events if e.delivered]
+            creations = [e.sent_at for e in delivered if e.trigger in CREATION]
+            booked_at = min(creations) if creations else min(e.sent_at for e in delivered)
+            lead_id, method = self.match(chain, booked_at)
+            bookings[chain.root_uid] = {
+                "chain": chain, "booked_at": booked_at, "lead_id": lead_id, "method": method,
+                "incomplete": chain.drop_root_creation,
+                "reschedule_count": len(chain.uids) - 1,
+                "latest_event_at": max(e.sent_at for e in delivered
+                                       if e.trigger not in MEETING),
+            }
+        latest_by_lead: dict[str, str] = {}
+        for booking_id, b in sorted(bookings.items(), key=lambda kv: (kv[1]["booked_at"], kv[0])):
+            if b["lead_id"]:
+                latest_by_lead[b["lead_id"]] = booking_id
+        review_cut = timedelta(hours=sc.review_after_hours)
+        for booking_id, b in bookings.items():
+            chain: Chain = b["chain"]
+            lead = self.leads_by_id.get(b["lead_id"]) if b["lead_id"] else None
+            crm_changed = (lead.updated_at or sc.snapshot_at) if lead else None
+            if chain.manual:
+                outcome, source = chain.manual[0], "manual"
+            elif chain.state in ("cancelled", "rejected", "pending"):
+                outcome, source = chain.state, "lifecycle"
+            elif chain.evidence == "calcom":
+                outcome, source = "no_show", "calcom"
+            elif chain.evidence == "cal_video":
+                outcome = "host_no_show" if chain.attendance == "host_no_show" else "no_show"
+                source = "cal_video"
+            elif (lead and lead.crm_state in ("completed", "no_show")
+                  and crm_changed > chain.start and latest_by_lead.get(lead.lead_id) == booking_id):
+                outcome, source = lead.crm_state, "crm"
+            elif chain.end > as_of:
+                outcome, source = "upcoming", "clock"
+            elif chain.end > as_of - review_cut:
+                outcome, source = "awaiting_outcome", "clock"
+            else:
+                outcome, source = "needs_review", "clock"
+            b["outcome"], b["outcome_source"] = outcome, source
+            b["calcom_changed_at"] = max(
+                [b["latest_event_at"]] + ([chain.manual[1]] if chain.manual else []))
+            b["lead_source"] = ((lead.source.strip().lower() or "unknown") if lead
+                                else "unattributed")
+        # ---- leads
+        lead_rows: dict[str, dict[str, Any]] = {}
+        for lead in sc.leads:
+            own = [(bid, b) for bid, b in bookings.items() if b["lead_id"] == lead.lead_id]
+            first = min((b["booked_at"] for _, b in own), default=None) or lead.crm_booked_at
+            if own:
+                latest_id = latest_by_lead[lead.lead_id]
+                latest = bookings[latest_id]
+                o = latest["outcome"]
+                if o in ("upcoming", "awaiting_outcome", "pending"):
+                    status = "rescheduled" if latest["reschedule_count"] > 0 else "booked"
+                elif o in ("completed", "no_show"):
+                    status = o
+                elif o in ("cancelled", "rejected"):
+                    status = "cancelled"
+                else:
+                    status = "needs_review"
+            else:
+                latest_id = None
+                status = lead.crm_state if lead.crm_state in (
+                    "invited", "booked", "rescheduled", "completed", "no_show",
+                    "cancelled") else "invited"
+            hours = None if first is None else max(
+                0.0, (first - lead.created_at).total_seconds() / 3600)
+            lead_rows[lead.lead_id] = {
+                "lead": lead, "status": status, "first_booked_at": first,
+                "hours_to_book": hours, "latest_booking_id": latest_id,
+                "source": lead.source.strip().lower() or "unknown",
+                "booked_in_window": first is not None and first <= lead.created_at + timedelta(
+                    days=sc.book_window_days),
+                "crm_only": not own and lead.crm_booked_at is not None,
+            }
+        gaps = self.gaps(bookings, lead_rows, latest_by_lead)
+        return {
+            "bookings": {bid: {k: v for k, v in b.items() if k != "chain"}
+                         for bid, b in bookings.items()},
+            "leads": {lid: {k: v for k, v in r.items() if k != "lead"}
+                      for lid, r in lead_rows.items()},
+            "gaps": gaps,
+            "weekly": self.weekly(bookings, lead_rows),
+            "feed_status": self.feed(bookings, lead_rows),
+        }
+
+    def gaps(self, bookings, lead_rows, latest_by_lead) -> set[tuple[str, str]]:
+        sc = self.sc
+        out: set[tuple[str, str]] = set()
+        for lead_id, row in lead_rows.items():
+            lead: Lead = row["lead"]
+            crm = lead.crm_state
+            b = bookings.get(latest_by_lead.get(lead_id, ""))
+            gap = None
+            if b and b["outcome"] not in ("cancelled", "rejected") and crm in (
+                    "none", "invited", "unknown"):
+                gap = "crm_missing_booking"
+            elif b and b["outcome"] == "cancelled" and crm in ("booked", "rescheduled"):
+                gap = "crm_stale_after_cancel"
+            elif b is None and crm in ("booked", "rescheduled", "completed", "no_show"):
+                gap = "calcom_missing_booking"
+            elif (b and b["outcome_source"] in ("manual", "calcom", "cal_video")
+                  and b["outcome"] in ("completed", "no_show")
+                  and crm in ("completed", "no_show") and b["outcome"] != crm):
+                gap = "outcome_conflict"
+            if gap is None:
+                continue
+            changes = [lead.updated_at or sc.snapshot_at]
+            if b:
+                changes.append(b["calcom_changed_at"])
+            if max(changes) <= sc.as_of - timedelta(minutes=sc.grace_minutes):
+                out.add((lead_id, gap))
+        return out
+
+    def weekly(self, bookings, lead_rows) -> dict[tuple[date, str], dict[str, Any]]:
+        cells: dict[tuple[date, str], dict[str, Any]] = {}
+
+        def cell(week: date, source: str) -> dict[str, Any]:
+            return cells.setdefault((week, source), {"eligible_leads": 0, "booked_leads": 0,
+                                                     "hours": [], "bookings_made": 0,
+                                                     "rescheduled_bookings": 0,
+                                                     "cancelled_bookings": 0,
+                                                     **{o: 0 for o in MEETING_OUTCOMES}})
+        for row in lead_rows.values():
+            lead: Lead = row["lead"]
+            for source in (row["source"], "all"):
+                c = cell(self.week(lead.created_at), source)
+                if lead.eligible:
+                    c["eligible_leads"] += 1
+                    if row["booked_in_window"]:
+                        c["booked_leads"] += 1
+                        c["hours"].append(row["hours_to_book"])
+        for b in bookings.values():
+            for source in (b["lead_source"], "all"):
+                c = cell(self.week(b["booked_at"]), source)
+                c["bookings_made"] += 1
+                c["rescheduled_bookings"] += b["reschedule_count"] > 0
+                c["cancelled_bookings"] += b["outcome"] == "cancelled"
+                if b["outcome"] in MEETING_OUTCOMES:
+                    cell(self.week(b["chain"].start), source)[b["outcome"]] += 1
+        weeks = {w for w, _ in cells}
+        sources = {s for _, s in cells}
+        spine = []
+        w = min(weeks)
+        while w <= max(weeks):
+            spine.append(w)
+            w += timedelta(days=7)
+        out: dict[tuple[date, str], dict[str, Any]] = {}
+        for source in sources:
+            prev: dict[str, Any] | None = None
+            for week in spine:
+                c = cells.get((week, source)) or cell(week, source)
+                rate = lambda n, d: (n / d) if d else None  # noqa: E731
+                row = {
+                    "eligible_leads": c["eligible_leads"], "booked_leads": c["booked_leads"],
+                    "book_rate": rate(c["booked_leads"], c["eligible_leads"]),
+                    "median_hours_to_book": statistics.median(c["hours"]) if c["hours"] else None,
+                    "bookings_made": c["bookings_made"],
+                    "rescheduled_bookings": c["rescheduled_bookings"],
+                    "reschedule_rate": rate(c["rescheduled_bookings"], c["bookings_made"]),
+                    "cancelled_bookings": c["cancelled_bookings"],
+                    "cancellation_rate": rate(c["cancelled_bookings"], c["bookings_made"]),
+                    "meetings_scheduled": sum(c[o] for o in MEETING_OUTCOMES),
+                    "upcoming_meetings": c["upcoming"], "completed_meetings": c["completed"],
+                    "no_shows": c["no_show"], "host_no_shows": c["host_no_show"],
+                    "awaiting_outcome": c["awaiting_outcome"], "needs_review": c["needs_review"],
+                    "no_show_rate": rate(c["no_show"], c["completed"] + c["no_show"]),
+                    "is_book_rate_provisional": datetime.combine(
+                        week + timedelta(days=7 + self.sc.book_window_days), datetime.min.time(),
+                        tzinfo=self.tz) > self.sc.as_of,
+                }
+                for metric in ("book_rate", "reschedule_rate", "cancellation_rate",
+                               "no_show_rate", "median_hours_to_book"):
+                    before = prev[metric] if prev else None
+                    row[f"prev_{metric}"] = before
+                    row[f"delta_{metric}"] = (None if before is None or row[metric] is None
+                                              else row[metric] - before)
+                out[(week, source)] = row
+                prev = row
+        return out
+
+    def feed(self, bookings, lead_rows) -> str:
+        sc = self.sc
+        times = [e.sent_at for c in sc.chains for e in c.events
+                 if e.delivered and e.trigger not in MEETING] + [sc.ping.sent_at]
+        if max(times) < sc.as_of - timedelta(hours=72):
+            return "stale"
+        window = sc.as_of - timedelta(days=28)
+        recent = [b for b in bookings.values() if window < b["booked_at"] <= sc.as_of]
+        crm_only = [r for r in lead_rows.values() if r["crm_only"]
+                    and window < r["first_booked_at"] <= sc.as_of]
+        incomplete = [b for b in recent if b["incomplete"]]
+        total = len(recent) + len(crm_only)
+        if total and (len(crm_only) + len(incomplete)) / total > 0.2:
+            return "degraded"
+        return "healthy"
