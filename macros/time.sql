@@ -18,15 +18,16 @@
     (cast({{ date_expr }} as timestamp) at time zone '{{ var("report_timezone") }}')
 {%- endmacro %}
 
-{#- Decimal hours between two timestamptz (b - a), never rounded. -#}
+{#- Decimal hours between two timestamptz (b - a), never rounded; trailing zeros of
+    the numeric scale trimmed so 6 reads 6, not 6.0000000000000000. -#}
 {% macro hours_between(a, b) -%}
-    (extract(epoch from ({{ b }}) - ({{ a }})) / 3600.0)
+    trim_scale(extract(epoch from ({{ b }}) - ({{ a }})) / 3600)
 {%- endmacro %}
 
 {#- A rate that is null, not 0, when the denominator is 0. -#}
 {% macro safe_rate(numerator, denominator) -%}
     case when ({{ denominator }}) > 0
-        then cast({{ numerator }} as numeric) / cast({{ denominator }} as numeric)
+        then trim_scale(cast({{ numerator }} as numeric) / cast({{ denominator }} as numeric))
     end
 {%- endmacro %}
 

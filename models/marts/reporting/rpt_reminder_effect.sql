@@ -97,11 +97,10 @@ final as (
         cast(without_reminder_no_shows as integer) as without_reminder_no_shows,
         cast({{ safe_rate('without_reminder_no_shows', 'without_reminder_meetings') }} as numeric)
             as without_reminder_no_show_rate,
-        cast(
+        cast(trim_scale(
             {{ safe_rate('with_reminder_no_shows', 'with_reminder_meetings') }}
             - {{ safe_rate('without_reminder_no_shows', 'without_reminder_meetings') }}
-            as numeric
-        ) as no_show_rate_difference
+        ) as numeric) as no_show_rate_difference
 
     from combined
 

@@ -172,21 +172,22 @@ final as (
         cast(booked_leads as integer) as booked_leads,
         cast(book_rate as numeric) as book_rate,
         cast(prev_book_rate as numeric) as prev_book_rate,
-        cast(book_rate - prev_book_rate as numeric) as delta_book_rate,
+        cast(trim_scale(book_rate - prev_book_rate) as numeric) as delta_book_rate,
         cast(is_book_rate_provisional as boolean) as is_book_rate_provisional,
-        cast(median_hours_to_book as numeric) as median_hours_to_book,
-        cast(prev_median_hours_to_book as numeric) as prev_median_hours_to_book,
-        cast(median_hours_to_book - prev_median_hours_to_book as numeric)
+        cast(trim_scale(cast(median_hours_to_book as numeric)) as numeric) as median_hours_to_book,
+        cast(trim_scale(cast(prev_median_hours_to_book as numeric)) as numeric)
+            as prev_median_hours_to_book,
+        cast(trim_scale(cast(median_hours_to_book - prev_median_hours_to_book as numeric)) as numeric)
             as delta_median_hours_to_book,
         cast(bookings_made as integer) as bookings_made,
         cast(rescheduled_bookings as integer) as rescheduled_bookings,
         cast(reschedule_rate as numeric) as reschedule_rate,
         cast(prev_reschedule_rate as numeric) as prev_reschedule_rate,
-        cast(reschedule_rate - prev_reschedule_rate as numeric) as delta_reschedule_rate,
+        cast(trim_scale(reschedule_rate - prev_reschedule_rate) as numeric) as delta_reschedule_rate,
         cast(cancelled_bookings as integer) as cancelled_bookings,
         cast(cancellation_rate as numeric) as cancellation_rate,
         cast(prev_cancellation_rate as numeric) as prev_cancellation_rate,
-        cast(cancellation_rate - prev_cancellation_rate as numeric) as delta_cancellation_rate,
+        cast(trim_scale(cancellation_rate - prev_cancellation_rate) as numeric) as delta_cancellation_rate,
         cast(meetings_scheduled as integer) as meetings_scheduled,
         cast(upcoming_meetings as integer) as upcoming_meetings,
         cast(completed_meetings as integer) as completed_meetings,
@@ -196,7 +197,7 @@ final as (
         cast(needs_review as integer) as needs_review,
         cast(no_show_rate as numeric) as no_show_rate,
         cast(prev_no_show_rate as numeric) as prev_no_show_rate,
-        cast(no_show_rate - prev_no_show_rate as numeric) as delta_no_show_rate
+        cast(trim_scale(no_show_rate - prev_no_show_rate) as numeric) as delta_no_show_rate
 
     from with_prior
 
