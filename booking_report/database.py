@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,8 @@ def resolve(quiet: bool = False) -> Database:
     if not quiet:
         print(f"DATABASE_URL is not set: using the embedded Postgres in {pg_dir}",
               file=sys.stderr)
+    # platformdirs (used by pgserver) warns when XDG_RUNTIME_DIR is unset (root, CI)
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     try:
         import pgserver
     except ImportError as exc:  # pragma: no cover - declared dependency

@@ -146,6 +146,8 @@ final as (
 
     select
         cast({{ as_of() }} as timestamptz) as as_of,
+        cast('{{ var("report_timezone") }}' as text) as report_timezone,
+        cast({{ week_start(as_of()) }} as date) as current_week_start,
         cast(status as text) as status,
         cast(status <> 'healthy' as boolean) as is_fallback,
         cast(status_reason as text) as status_reason,

@@ -1,0 +1,142 @@
+"""`booking-report demo`: the whole pipeline on realistic generated data.
+
+A dedicated database (``booking_report_demo``, recreated each run) on the configured
+server or the embedded Postgres; the real receiver under gunicorn; every Cal.com
+event sent as a signed HTTP POST; the CRM export loaded as a CSV; a refresh; the
+weekly report.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from booking_report.database import DatabaseError, data_dir, resolve
+from booking_report.landing import crm_csv_text, post_bodies
+from booking_report.refresh import print_summary, refresh
+from booking_report.scenario import generate
+from ingest.crm import read_csv, write_snapshot, zone
+from ingest.db import init_db
+from ingest.importer import Progress
+
+DEMO_DB = "booking_report_demo"
+DEMO_SECRET = "demo-webhook-secret"
+
+
+def say(message: str) -> None:
+    print(f"==> {message}", file=sys.stderr, flush=True)
+
+
+def demo_database(server_dsn: str) -> str:
+    params = conninfo_to_dict(server_dsn)
+    admin = make_conninfo(server_dsn, dbname=params.get("dbname") or "postgres")
+    try:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(
+                sql.Identifier(DEMO_DB)))
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(DEMO_DB)))
+    except psycopg.Error as exc:
+        raise DatabaseError(
+            f"the demo needs to create a database named {DEMO_DB} on the server and could "
+            f"not ({exc.diag.message_primary or exc}); unset DATABASE_URL to use the "
+            "embedded Postgres") from None
+    return make_conninfo(server_dsn, dbname=DEMO_DB)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the receiver exited with status {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("the receiver did not become healthy in time")
+
+
+def start_receiver(dsn: str, port: int) -> subprocess.Popen:
+    env = dict(os.environ, DATABASE_URL=dsn, CALCOM_WEBHOOK_SECRETS=DEMO_SECRET)
+    return subprocess.Popen(
+        [sys.executable, "-m", "booking_report.cli", "serve", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "2"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def run_demo(*, seed: int, leads: int, weeks: int, as_of: str | None) -> int:
+    from report.data import load_report
+    from report.terminal import render
+
+    now = datetime.fromisoformat(as_of) if as_of else datetime.now(UTC).replace(microsecond=0)
+    server = resolve()
+    say(f"creating the demo database {DEMO_DB} (replaced on every demo run)")
+    dsn = demo_database(server.dsn)
+    init_db(dsn)
+
+    say(f"generating {leads} leads over {weeks} weeks (seed {seed}), as of {now:%Y-%m-%d %H:%M} UTC")
+    scenario = generate(seed, as_of=now, leads=leads, weeks=weeks)
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    say(f"starting the webhook receiver (gunicorn) on {url}")
+    proc = start_receiver(dsn, port)
+    try:
+        wait_healthy(url, proc)
+        say(f"sending {len(scenario.bodies)} signed Cal.com deliveries (shuffled, with duplicates)")
+        bar = Progress(len(scenario.bodies), "    delivering")
+        statuses = post_bodies(url, DEMO_SECRET, scenario.bodies,
+                               progress=lambda done, total: bar.update(done))
+        forged = post_bodies(url, "not-the-secret", scenario.bodies[:3])
+        say(f"receiver answers: {dict(sorted(statuses.items()))}; "
+            f"{sum(forged.values())} forged deliveries refused with {sorted(forged)}")
+        if set(statuses) - {200}:
+            raise RuntimeError(f"unexpected receiver answers: {statuses}")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+    folder = data_dir() / "demo"
+    folder.mkdir(parents=True, exist_ok=True)
+    csv_path = folder / "crm_leads.csv"
+    csv_path.write_text(crm_csv_text(scenario), encoding="utf-8")
+    rows = read_csv(Path(csv_path), mapping={}, tz=zone("UTC"))
+    with psycopg.connect(dsn) as conn:
+        write_snapshot(conn, rows, csv_path.name, snapshot_at=scenario.snapshot_at)
+        for booking_id, outcome, confirmed_at in scenario.manual_outcomes():
+            conn.execute("insert into raw.manual_outcomes (booking_id, outcome, confirmed_by,"
+                         " confirmed_at, note) values (%s, %s, 'owner@demo', %s, 'demo')",
+                         (booking_id, outcome, confirmed_at))
+    say(f"loaded the CRM snapshot ({len(rows)} leads) from {csv_path} and "
+        f"{len(scenario.manual_outcomes())} owner confirmations")
+
+    say("refreshing: dbt source freshness + dbt build (models, seeds, data and unit tests)")
+    outcome = refresh(dsn, as_of=now.isoformat(),
+                      target_dir=data_dir() / "dbt")
+    print_summary(outcome, stream=sys.stderr)
+    if not outcome.build.success:
+        return 1
+    say(f"the weekly report; explore further with: DATABASE_URL='{dsn}' "
+        "booking-report report --week YYYY-Www (or serve)")
+    sys.stdout.write(render(load_report(dsn), "text"))
+    return 0

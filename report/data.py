@@ -1,0 +1,235 @@
+"""Load one week's report from the marts (the page, the terminal and the exports share it)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
+
+HEADLINES = [
+    # key, label, kind, lower is better
+    ("book_rate", "Book rate", "rate", False),
+    ("no_show_rate", "No-show rate", "rate", True),
+    ("reschedule_rate", "Reschedule rate", "rate", True),
+    ("cancellation_rate", "Cancellation rate", "rate", True),
+    ("median_hours_to_book", "Median time to book", "hours", True),
+]
+
+
+class ReportError(ValueError):
+    """Bad input (week, source) or marts that are not built yet."""
+
+
+@dataclass
+class ReportData:
+    week: date | None
+    source: str
+    feed: dict[str, Any] | None
+    row: dict[str, Any] | None
+    weeks: list[date] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    breakdown: list[dict[str, Any]] = field(default_factory=list)
+    trend: list[dict[str, Any]] = field(default_factory=list)
+    reminder: list[dict[str, Any]] = field(default_factory=list)
+    followups: list[dict[str, Any]] = field(default_factory=list)
+    review: list[dict[str, Any]] = field(default_factory=list)
+    gaps: list[dict[str, Any]] = field(default_factory=list)
+    pending_confirmations: list[dict[str, Any]] = field(default_factory=list)
+    private: bool = True
+
+    @property
+    def empty(self) -> bool:
+        return not self.weeks
+
+    @property
+    def fallback(self) -> bool:
+        return bool(self.feed and self.feed["is_fallback"])
+
+    @property
+    def iso_week(self) -> str:
+        return iso_week_label(self.week) if self.week else ""
+
+    @property
+    def unresolved(self) -> int:
+        if not self.row:
+            return 0
+        return int(self.row["awaiting_outcome"]) + int(self.row["needs_review"])
+
+    @property
+    def review_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for item in self.review:
+            counts[item["reason"]] = counts.get(item["reason"], 0) + 1
+        return counts
+
+
+def iso_week_label(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def parse_week(text: str) -> date:
+    match = WEEK_PATTERN.match(text.strip())
+    if not match:
+        raise ReportError(f"week {text!r} is not an ISO week like 2026-W47")
+    try:
+        return date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
+    except ValueError:
+        raise ReportError(f"week {text!r} does not exist") from None
+
+
+def _rows(conn, query: sql.Composable, params: tuple = ()) -> list[dict[str, Any]]:
+    return conn.execute(query, params).fetchall()
+
+
+def load_report(dsn: str, *, week: str | None = None, source: str | None = None,
+                reporting: str = "reporting", private: str | None = "reporting_private",
+                trend_weeks: int = 12) -> ReportData:
+    rep = sql.Identifier(reporting)
+    try:
+        with psycopg.connect(dsn, row_factory=dict_row) as conn:
+            feed_rows = _rows(conn, sql.SQL("select * from {}.feed_health").format(rep))
+            weeks = [r["week_start"] for r in _rows(conn, sql.SQL(
+                "select distinct week_start from {}.rpt_weekly_status order by 1").format(rep))]
+            sources = [r["lead_source"] for r in _rows(conn, sql.SQL(
+                "select lead_source from {}.rpt_weekly_status group by lead_source"
+                " order by lead_source = 'all' desc, lead_source").format(rep))]
+            feed = feed_rows[0] if feed_rows else None
+            chosen_source = (source or "all").strip().lower()
+            if sources and chosen_source not in sources:
+                raise ReportError(f"source {source!r} is not in the report; choose one of: "
+                                  f"{', '.join(sources)}")
+            if week:
+                chosen_week: date | None = parse_week(week)
+                if weeks and chosen_week not in weeks:
+                    raise ReportError(
+                        f"week {week} has no data; the report covers "
+                        f"{iso_week_label(weeks[0])} to {iso_week_label(weeks[-1])}")
+            elif weeks and feed:
+                last_complete = feed["current_week_start"] - timedelta(days=7)
+                candidates = [w for w in weeks if w <= last_complete]
+                chosen_week = candidates[-1] if candidates else weeks[0]
+            else:
+                chosen_week = weeks[-1] if weeks else None
+            data = ReportData(chosen_week, chosen_source, feed, None, weeks, sources)
+            if chosen_week is None:
+                return data
+            data.breakdown = _rows(conn, sql.SQL(
+                "select * from {}.rpt_weekly_status where week_start = %s"
+                " order by lead_source = 'all' desc, eligible_leads desc, lead_source"
+            ).format(rep), (chosen_week,))
+            data.row = next((r for r in data.breakdown if r["lead_source"] == chosen_source),
+                            None)
+            data.trend = _rows(conn, sql.SQL(
+                "select week_start, iso_week, book_rate, no_show_rate, eligible_leads,"
+                " completed_meetings, no_shows, is_book_rate_provisional"
+                " from {}.rpt_weekly_status where lead_source = %s and week_start <= %s"
+                " order by week_start desc limit %s").format(rep),
+                (chosen_source, chosen_week, trend_weeks))[::-1]
+            data.reminder = _rows(conn, sql.SQL(
+                "select * from {}.rpt_reminder_effect where period = 'overall'"
+                " order by band_order").format(rep))
+            data.gaps = _rows(conn, sql.SQL(
+                "select * from {}.reconciliation_gaps order by detected_at desc nulls last,"
+                " gap_id limit 200").format(rep))
+            if private:
+                data.private = True
+                _load_private(conn, data, sql.Identifier(private), chosen_source)
+            else:
+                data.private = False
+            return data
+    except psycopg.errors.UndefinedTable:
+        raise ReportError("the marts are not built yet: run `booking-report refresh` "
+                          "(or `booking-report demo` for demo data)") from None
+
+
+def _load_private(conn, data: ReportData, priv: sql.Identifier, source: str) -> None:
+    source_filter = sql.SQL("") if source == "all" else sql.SQL(" where lead_source = %s")
+    params: tuple = () if source == "all" else (source,)
+    data.followups = _rows(conn, sql.SQL(
+        "select * from {}.rpt_followups{} order by followup_at desc, booking_id limit 100"
+    ).format(priv, source_filter), params)
+    data.review = _rows(conn, sql.SQL(
+        "select * from {}.review_queue order by since desc nulls last, review_item_id"
+        " limit 500").format(priv))
+    try:
+        data.pending_confirmations = _rows(conn, sql.SQL(
+            "select * from {}.pending_confirmations order by confirmed_at desc"
+        ).format(priv))
+    except psycopg.errors.UndefinedTable:
+        conn.rollback()
+        data.pending_confirmations = []
+
+
+# ------------------------------------------------------------ formatting helpers
+
+
+def as_float(value: Any) -> float | None:
+    if value is None:
+        return None
+    return float(value) if isinstance(value, (Decimal, int, float)) else float(value)
+
+
+def fmt_rate(value: Any) -> str:
+    number = as_float(value)
+    return "—" if number is None else f"{100 * number:.1f}%"
+
+
+def fmt_hours(value: Any) -> str:
+    number = as_float(value)
+    if number is None:
+        return "—"
+    return f"{number:.1f} h" if number < 48 else f"{number / 24:.1f} d"
+
+
+def fmt_delta(value: Any, kind: str) -> str:
+    number = as_float(value)
+    if number is None:
+        return "—"
+    if kind == "rate":
+        return f"{100 * number:+.1f} pts"
+    return f"{number:+.1f} h"
+
+
+def delta_tone(value: Any, lower_is_better: bool) -> str:
+    number = as_float(value)
+    if number is None or abs(number) < 1e-12:
+        return "neutral"
+    good = (number < 0) if lower_is_better else (number > 0)
+    return "good" if good else "bad"
+
+
+def week_range(day: date) -> str:
+    end = day + timedelta(days=6)
+    return f"{day:%b %d} – {end:%b %d, %Y}"
+
+
+def reminder_reading(rows: list[dict[str, Any]]) -> str:
+    """One plain-language line about the reminder comparison within bands."""
+    comparable = [r for r in rows if r["lead_time_band"] != "all_bands"
+                  and r["with_reminder_meetings"] >= 5 and r["without_reminder_meetings"] >= 5]
+    if not comparable:
+        return ("Not enough resolved meetings with and without reminders in the same "
+                "booking-lead-time band to compare yet.")
+    diffs = [as_float(r["no_show_rate_difference"]) for r in comparable]
+    helped = sum(1 for d in diffs if d is not None and d < 0)
+    average = sum(d for d in diffs if d is not None) / len(diffs)
+    bands = len(comparable)
+    if helped == bands:
+        verdict = "lower in every comparable band"
+    elif helped == 0:
+        verdict = "not lower in any comparable band"
+    else:
+        verdict = f"lower in {helped} of {bands} comparable bands"
+    return (f"With a reminder, the no-show rate was {verdict} "
+            f"(on average {abs(100 * average):.1f} pts "
+            f"{'lower' if average < 0 else 'higher'}), comparing bookings made the same "
+            "number of days ahead.")
