@@ -62,8 +62,28 @@ def cmd_serve(args) -> int:
 
     db = resolve()
     init_db(db.dsn)
-    run_gunicorn(db, host=args.host, port=args.port, workers=args.workers,
-                 allow_unsigned=args.allow_unsigned)
+    try:
+        run_gunicorn(db, host=args.host, port=args.port, workers=args.workers,
+                     allow_unsigned=args.allow_unsigned, insecure_cookies=args.insecure_cookies)
+    except ValueError as exc:  # unsafe login / cookie configuration
+        raise UsageError(str(exc)) from None
+    return 0
+
+
+def cmd_hash_password(args) -> int:
+    import getpass
+
+    from webauth import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if password != getpass.getpass("again: "):
+            raise UsageError("the two passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 8:
+        raise UsageError("use a password of at least 8 characters")
+    print(hash_password(password))
     return 0
 
 
@@ -96,8 +116,7 @@ def cmd_load_crm(args) -> int:
     import psycopg
 
     from booking_report.database import resolve
-    from ingest.crm import (CrmInputError, parse_mapping, read_csv, read_table,
-                            write_snapshot, zone)
+    from ingest.crm import CrmInputError, parse_mapping, read_csv, read_table, write_snapshot, zone
     from ingest.db import init_db
 
     if bool(args.file) == bool(args.table):
@@ -126,11 +145,16 @@ def cmd_load_crm(args) -> int:
 
 def cmd_refresh(args) -> int:
     from booking_report.database import resolve
-    from booking_report.refresh import print_summary, refresh
+    from booking_report.refresh import RefreshBusy, print_summary, refresh
 
     as_of = parse_as_of(args.as_of)
     db = resolve()
-    outcome = refresh(db.dsn, as_of=as_of, full_refresh=args.full_refresh)
+    try:
+        outcome = refresh(db.dsn, as_of=as_of, full_refresh=args.full_refresh,
+                          wait=not args.no_wait)
+    except RefreshBusy:
+        print("a refresh is already running; not starting another")
+        return 0
     print_summary(outcome)
     return 0 if outcome.build.success else 1
 
@@ -196,7 +220,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=positive_int, default=2)
     p.add_argument("--allow-unsigned", action="store_true",
                    help="DEVELOPMENT ONLY: accept deliveries without a valid signature")
+    p.add_argument("--insecure-cookies", action="store_true",
+                   help="allow the login cookie over plain http beyond localhost "
+                        "(a trusted network only; otherwise put TLS in front)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("hash-password", help="hash a password for BOOKING_REPORT_PASSWORD_HASH")
+    p.set_defaults(func=cmd_hash_password)
 
     p = sub.add_parser("import-events", help="bulk-load historical deliveries (JSON lines)")
     p.add_argument("file", help="a file with one raw Cal.com webhook body per line")
@@ -214,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("refresh", help="dbt source freshness + dbt build, then a summary")
     p.add_argument("--as-of", help="the 'now' of every model (ISO-8601 with zone)")
     p.add_argument("--full-refresh", action="store_true")
+    p.add_argument("--no-wait", action="store_true",
+                   help="exit at once if another refresh is running (default: wait for it)")
     p.set_defaults(func=cmd_refresh)
 
     p = sub.add_parser("report", help="print the weekly status report")

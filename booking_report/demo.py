@@ -91,7 +91,8 @@ def run_demo(*, seed: int, leads: int, weeks: int, as_of: str | None) -> int:
     dsn = demo_database(server.dsn)
     init_db(dsn)
 
-    say(f"generating {leads} leads over {weeks} weeks (seed {seed}), as of {now:%Y-%m-%d %H:%M} UTC")
+    say(f"generating {leads} leads over {weeks} weeks (seed {seed}), "
+        f"as of {now:%Y-%m-%d %H:%M} UTC")
     scenario = generate(seed, as_of=now, leads=leads, weeks=weeks)
 
     port = free_port()

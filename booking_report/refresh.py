@@ -9,11 +9,12 @@ from typing import Any
 
 import psycopg
 
+from booking_report import locks
 from booking_report.transform import BuildSummary, build
 from ingest.db import init_db
 
 # Two refreshes must not rebuild the same marts at once.
-REFRESH_LOCK = 7_302_118_002
+REFRESH_LOCK = locks.REFRESH
 
 
 @dataclass

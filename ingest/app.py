@@ -14,9 +14,12 @@ from typing import Any
 
 import psycopg
 from flask import Blueprint, Flask, current_app, jsonify, request
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import PoolTimeout
 
+import webauth
 from ingest import spool
+from ingest.pool import get_pool
+from ingest.review import review
 from ingest.signature import SignatureError, verify
 from ingest.store import body_hash, parse_body, record_rejection, store_event
 
@@ -72,20 +75,6 @@ def validate_config(cfg: dict[str, Any]) -> None:
         )
     if int(cfg["MAX_BODY_BYTES"]) <= 0:
         raise ConfigError("MAX_BODY_BYTES must be a positive number of bytes")
-
-
-def get_pool() -> ConnectionPool:
-    """One pool per process, opened lazily (safe with gunicorn's forking workers)."""
-    ext = current_app.extensions
-    pool = ext.get("booking_report_pool")
-    if pool is None or pool.closed or ext.get("booking_report_pool_pid") != os.getpid():
-        pool = ConnectionPool(
-            current_app.config["DATABASE_URL"], min_size=0, max_size=4, open=True,
-            timeout=2.0, kwargs={"connect_timeout": 2},
-        )
-        ext["booking_report_pool"] = pool
-        ext["booking_report_pool_pid"] = os.getpid()
-    return pool
 
 
 def _remote() -> str | None:
@@ -205,4 +194,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         log.warning("!!! ALLOW_UNSIGNED_WEBHOOKS is on: unsigned Cal.com deliveries are "
                     "accepted. Never use this in production. !!!")
     app.register_blueprint(webhooks)
+    webauth.configure(app)
+    app.register_blueprint(review)
     return app

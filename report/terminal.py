@@ -9,8 +9,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from report.data import (HEADLINES, ReportData, fmt_delta, fmt_hours, fmt_rate,
-                         reminder_reading, week_range)
+from report.data import (
+    HEADLINES,
+    ReportData,
+    fmt_delta,
+    fmt_hours,
+    fmt_rate,
+    reminder_reading,
+    week_range,
+)
 
 TRUSTED_IN_FALLBACK = {"book_rate", "median_hours_to_book", "reschedule_rate",
                        "cancellation_rate"}

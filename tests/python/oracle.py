@@ -61,8 +61,10 @@ def mismatches(dsn: str, expected: dict[str, Any]) -> list[str]:
             if (status, first, latest) != (w["status"], w["first_booked_at"],
                                            w["latest_booking_id"]) or not _same(
                                                hours, w["hours_to_book"]):
-                problems.append(f"lead {lead_id}: got {(status, first, hours, latest)} want "
-                                f"{(w['status'], w['first_booked_at'], w['hours_to_book'], latest)}")
+                want = (w["status"], w["first_booked_at"], w["hours_to_book"],
+                        w["latest_booking_id"])
+                problems.append(f"lead {lead_id}: got {(status, first, hours, latest)} "
+                                f"want {want}")
         if len(rows) != len(expected["leads"]):
             problems.append(f"dim_leads has {len(rows)} rows, want {len(expected['leads'])}")
         # ---- gaps

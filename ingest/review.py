@@ -1,0 +1,63 @@
+"""POST /review/confirmations: an owner confirms a slot's outcome.
+
+Writes ``raw.manual_outcomes`` (who, when); dbt applies the latest confirmation per
+booking at the next refresh. Login and CSRF rules come from ``webauth``, shared with
+the report page.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+import psycopg
+from flask import Blueprint, abort, jsonify, redirect, request
+from psycopg_pool import PoolTimeout
+
+from ingest.pool import get_pool
+from webauth import check_csrf, current_user, login_required
+
+log = logging.getLogger("booking_report.ingest.review")
+
+OUTCOMES = ("completed", "no_show", "host_no_show", "cancelled")
+
+review = Blueprint("review", __name__)
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+@review.post("/review/confirmations")
+@login_required
+def confirm_outcome():
+    check_csrf()
+    booking_id = (request.form.get("booking_id") or "").strip()
+    outcome = (request.form.get("outcome") or "").strip()
+    note = (request.form.get("note") or "").strip() or None
+    if not booking_id or len(booking_id) > 200:
+        abort(400, description="booking_id is required (the booking's id from the review "
+                               "queue)")
+    if outcome not in OUTCOMES:
+        abort(400, description=f"outcome {outcome!r} is not one of: {', '.join(OUTCOMES)}")
+    if note and len(note) > 2000:
+        abort(400, description="the note is longer than 2000 characters")
+    user = current_user() or "unknown"
+    try:
+        with get_pool().connection() as conn:
+            row = conn.execute(
+                "insert into raw.manual_outcomes (booking_id, outcome, confirmed_by, note)"
+                " values (%s, %s, %s, %s) returning confirmation_id, confirmed_at",
+                (booking_id, outcome, user, note)).fetchone()
+    except (psycopg.OperationalError, PoolTimeout):
+        abort(503, description="the database is unreachable; the confirmation was not "
+                               "saved, try again")
+    log.info("manual outcome confirmed booking=%s outcome=%s by=%s", booking_id, outcome, user)
+    if _wants_json():
+        return jsonify({"status": "saved", "confirmation_id": row[0],
+                        "confirmed_at": row[1].isoformat()}), 201
+    back = request.form.get("return_to") or "/report"
+    if not back.startswith("/") or back.startswith("//"):
+        back = "/report"
+    return redirect(back + ("&" if "?" in back else "?") + "confirmed=" + quote(booking_id)
+                    + "#review", code=303)

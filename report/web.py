@@ -1,0 +1,129 @@
+"""The weekly status page (server-rendered; reads only the marts)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from booking_report import locks
+from report import data as reportdata
+from report.chart import trend_svg
+from report.terminal import as_csv, render
+from webauth import check_csrf, login_required
+
+log = logging.getLogger("booking_report.report")
+
+bp = Blueprint("report", __name__, template_folder="templates")
+
+
+def _dsn() -> str:
+    cfg = current_app.config
+    return cfg.get("REPORT_DATABASE_URL") or cfg["DATABASE_URL"]
+
+
+def _load() -> reportdata.ReportData:
+    try:
+        return reportdata.load_report(
+            _dsn(), week=request.args.get("week") or None,
+            source=request.args.get("source") or None,
+            reporting=current_app.config.get("REPORTING_SCHEMA", "reporting"),
+            private=current_app.config.get("REPORTING_PRIVATE_SCHEMA", "reporting_private"))
+    except reportdata.ReportError as exc:
+        if "not built yet" in str(exc):
+            return reportdata.ReportData(None, "all", None, None)
+        abort(400, description=str(exc))
+
+
+def refresh_state() -> dict[str, Any]:
+    classid, objid = locks.pg_locks_key(locks.REFRESH)
+    try:
+        with psycopg.connect(_dsn(), connect_timeout=3) as conn:
+            running = conn.execute(
+                "select exists (select 1 from pg_locks where locktype = 'advisory'"
+                " and classid = %s and objid = %s and objsubid = 1 and granted)",
+                (classid, objid)).fetchone()[0]
+    except psycopg.Error:
+        running = False
+    return {"running": running}
+
+
+@bp.get("/")
+def index():
+    return redirect(url_for("report.page"))
+
+
+@bp.get("/report")
+@login_required
+def page():
+    data = _load()
+    chart = trend_svg(data.trend, hide_no_show=data.fallback) if data.trend else ""
+    return render_template(
+        "report.html", d=data, chart=chart, headlines=reportdata.HEADLINES,
+        fmt_rate=reportdata.fmt_rate, fmt_hours=reportdata.fmt_hours,
+        fmt_delta=reportdata.fmt_delta, tone=reportdata.delta_tone,
+        week_label=reportdata.iso_week_label, week_range=reportdata.week_range,
+        reminder_reading=reportdata.reminder_reading(data.reminder) if data.reminder else "",
+        refresh=refresh_state(), outcomes=("completed", "no_show", "host_no_show", "cancelled"),
+        confirmed=request.args.get("confirmed"), refresh_started=request.args.get("refresh"),
+        return_to=request.full_path.rstrip("?"), webhook_url=request.host_url.rstrip("/")
+        + "/webhooks/calcom")
+
+
+@bp.get("/report.json")
+@login_required
+def page_json():
+    data = _load()
+    return Response(render(data, "json"), mimetype="application/json")
+
+
+@bp.get("/report.csv")
+@login_required
+def page_csv():
+    data = _load()
+    name = f"booking-report-{data.iso_week or 'empty'}-{data.source}.csv"
+    return Response(as_csv(data), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.post("/refresh")
+@login_required
+def start_refresh():
+    """Start `booking-report refresh --no-wait` in the background and answer at once."""
+    check_csrf()
+    if refresh_state()["running"]:
+        return redirect(url_for("report.page", refresh="already-running"), code=303)
+    log_dir = Path(current_app.config.get("DATA_DIR", ".data"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, DATABASE_URL=current_app.config["DATABASE_URL"])
+    with open(log_dir / "refresh.log", "ab") as logfile:
+        logfile.write(f"\n--- refresh requested {datetime.now().isoformat()}\n".encode())
+        logfile.flush()
+        subprocess.Popen([sys.executable, "-m", "booking_report.cli", "refresh", "--no-wait"],
+                         env=env, stdout=logfile, stderr=subprocess.STDOUT,
+                         stdin=subprocess.DEVNULL, start_new_session=True)
+    log.info("refresh started from the page")
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify({"status": "started"}), 202
+    return redirect(url_for("report.page", refresh="started"), code=303)
+
+
+def register(app) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,90 @@
+"""Helpers for report tests: a built database with known data, a cookie-keeping client."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from conftest import create_database
+
+from booking_report.landing import load_crm, load_manual_outcomes, store_bodies
+from booking_report.refresh import refresh
+from booking_report.scenario import generate
+from ingest.db import init_db
+
+AS_OF = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # a Monday: last complete week = W47
+
+
+def built_database(target_dir, *, seed: int = 11, as_of: datetime = AS_OF,
+                   empty: bool = False) -> str:
+    dsn = create_database("brreport")
+    init_db(dsn)
+    if not empty:
+        sc = generate(seed, as_of=AS_OF, leads=260)
+        store_bodies(dsn, sc.bodies)
+        load_crm(dsn, sc)
+        load_manual_outcomes(dsn, sc)
+    outcome = refresh(dsn, as_of=as_of.isoformat(), target_dir=target_dir, unit_tests=False)
+    assert outcome.build.success, outcome.build.failures
+    return dsn
+
+
+def stale_as_of() -> datetime:
+    return AS_OF + timedelta(days=10)
+
+
+@dataclass
+class Page:
+    status: int
+    text: str
+    url: str
+    headers: dict[str, str]
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+class Client:
+    """Real HTTP with a cookie jar; redirects are returned, not followed."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect)
+
+    def request(self, path: str, data: dict[str, str] | None = None,
+                headers: dict[str, str] | None = None) -> Page:
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        req = urllib.request.Request(self.base + path, data=body, headers=headers or {},
+                                     method="POST" if data is not None else "GET")
+        try:
+            with self.opener.open(req, timeout=60) as resp:
+                return Page(resp.status, resp.read().decode(), resp.url, dict(resp.headers))
+        except urllib.error.HTTPError as err:
+            return Page(err.code, err.read().decode(), err.url, dict(err.headers))
+
+    def csrf(self, path: str = "/login") -> str:
+        page = self.request(path)
+        match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert match, f"no CSRF token on {path}"
+        return match.group(1)
+
+    def login(self, user: str, password: str) -> Page:
+        token = self.csrf("/login")
+        return self.request("/login", {"csrf_token": token, "username": user,
+                                       "password": password, "next": "/report"})
+
+
+def card_value(html: str, metric: str) -> str:
+    match = re.search(rf'data-metric="{metric}">.*?<div class="value[^"]*">(.*?)</div>',
+                      html, re.S)
+    assert match, f"no card for {metric}"
+    return match.group(1).strip()

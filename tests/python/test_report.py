@@ -1,0 +1,321 @@
+"""The page and the terminal report show exactly the numbers stored in the marts."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+
+import psycopg
+import pytest
+from conftest import REPO, LiveServer, drop_database, fetchall
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.rows import dict_row
+from reportkit import AS_OF, Client, built_database, card_value, stale_as_of
+
+from booking_report.server import create_server_app
+from report.data import fmt_hours, fmt_rate
+from webauth import hash_password
+
+WEEK = "2026-W47"
+SECRET = "report-test-secret"
+
+
+@pytest.fixture(scope="module")
+def target_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("dbt-report")
+
+
+@pytest.fixture(scope="module")
+def known_db(target_dir):
+    dsn = built_database(target_dir)
+    yield dsn
+    drop_database(dsn)
+
+
+def mart_row(dsn, week_start, source):
+    with psycopg.connect(dsn, row_factory=dict_row) as conn:
+        return conn.execute("select * from reporting.rpt_weekly_status"
+                            " where iso_week = %s and lead_source = %s",
+                            (week_start, source)).fetchone()
+
+
+def app_for(dsn, tmp_path, **extra):
+    return create_server_app({"DATABASE_URL": dsn, "CALCOM_WEBHOOK_SECRETS": [SECRET],
+                              "SPOOL_DIR": str(tmp_path / "spool"),
+                              "DATA_DIR": str(tmp_path), **extra})
+
+
+def cli(dsn, *args):
+    env = dict(os.environ, DATABASE_URL=dsn)
+    return subprocess.run([sys.executable, "-m", "booking_report.cli", *args], env=env,
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+
+
+# ------------------------------------------------------------------ terminal
+
+
+def test_terminal_json_equals_the_marts(known_db):
+    res = cli(known_db, "report", "--format", "json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["week"] == WEEK  # default: the last complete week before as_of (a Monday)
+    row = mart_row(known_db, WEEK, "all")
+    for key, value in row.items():
+        got = doc["metrics"][key]
+        if value is None or isinstance(value, bool) or isinstance(value, int):
+            assert got == value, key
+        elif hasattr(value, "isoformat"):
+            assert got == value.isoformat(), key
+        else:
+            assert got == pytest.approx(float(value)), key
+    assert len(doc["sources"]) == len(fetchall(
+        known_db, "select 1 from reporting.rpt_weekly_status where iso_week = %s", (WEEK,)))
+
+
+def test_terminal_text_shows_the_stored_numbers(known_db):
+    res = cli(known_db, "report", "--week", WEEK, "--source", "all")
+    assert res.returncode == 0, res.stderr
+    row = mart_row(known_db, WEEK, "all")
+    text = res.stdout
+    assert f"week {WEEK}" in text
+    book_line = next(line for line in text.splitlines() if line.startswith("Book rate"))
+    assert fmt_rate(row["book_rate"]) in book_line
+    assert fmt_rate(row["prev_book_rate"]) in book_line
+    no_show_line = next(line for line in text.splitlines() if line.startswith("No-show rate"))
+    assert fmt_rate(row["no_show_rate"]) in no_show_line
+    assert (f"eligible leads {row['eligible_leads']} → booked {row['booked_leads']} → "
+            f"meetings scheduled {row['meetings_scheduled']}") in text
+    assert f"Review queue: {fetchall(known_db, 'select count(*) from reporting_private.review_queue')[0][0]} items" in text
+
+
+def test_terminal_source_filter_and_csv(known_db):
+    res = cli(known_db, "report", "--week", WEEK, "--source", "ads", "--format", "csv")
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("week_start,iso_week,lead_source")
+    header, values = lines[0].split(","), lines[1].split(",")
+    row = mart_row(known_db, WEEK, "ads")
+    record = dict(zip(header, values, strict=True))
+    assert record["lead_source"] == "ads"
+    assert int(record["eligible_leads"]) == row["eligible_leads"]
+    assert int(record["no_shows"]) == row["no_shows"]
+
+
+def test_terminal_rejects_unknown_week_and_source(known_db):
+    res = cli(known_db, "report", "--week", "2026-47")
+    assert res.returncode == 2 and "ISO week like 2026-W47" in res.stderr
+    res = cli(known_db, "report", "--source", "billboards")
+    assert res.returncode == 2 and "source 'billboards' is not in the report" in res.stderr
+
+
+# ------------------------------------------------------------------ page
+
+
+def test_page_headline_numbers_equal_the_marts(known_db, tmp_path):
+    with LiveServer(app_for(known_db, tmp_path)) as live:
+        page = Client(live.url).request("/report")
+    assert page.status == 200
+    row = mart_row(known_db, WEEK, "all")
+    assert f"Week {WEEK}" in page.text
+    assert card_value(page.text, "book_rate") == fmt_rate(row["book_rate"])
+    assert card_value(page.text, "no_show_rate") == fmt_rate(row["no_show_rate"])
+    assert card_value(page.text, "reschedule_rate") == fmt_rate(row["reschedule_rate"])
+    assert card_value(page.text, "cancellation_rate") == fmt_rate(row["cancellation_rate"])
+    assert card_value(page.text, "median_hours_to_book") == fmt_hours(row["median_hours_to_book"])
+    # the funnel and the chart
+    assert re.search(rf'data-step="Meetings scheduled">.*?<b class="num">'
+                     rf'{row["meetings_scheduled"]}</b>', page.text, re.S)
+    assert page.text.count('class="point-book_rate"') >= 8
+    assert "<title>2026-W47: book rate" in page.text
+    assert "https://" not in page.text.split("<main>")[0]  # nothing fetched from outside
+
+
+def test_page_source_filter_and_exports(known_db, tmp_path):
+    with LiveServer(app_for(known_db, tmp_path)) as live:
+        client = Client(live.url)
+        page = client.request(f"/report?week={WEEK}&source=ads")
+        as_json = client.request(f"/report.json?week={WEEK}&source=ads")
+        as_csv = client.request(f"/report.csv?week={WEEK}&source=ads")
+        bad = client.request("/report?week=2030-W01")
+    row = mart_row(known_db, WEEK, "ads")
+    assert page.status == 200 and "source: ads" in page.text
+    assert card_value(page.text, "book_rate") == fmt_rate(row["book_rate"])
+    doc = json.loads(as_json.text)
+    assert doc["source"] == "ads" and doc["metrics"]["eligible_leads"] == row["eligible_leads"]
+    assert as_csv.headers["Content-Type"].startswith("text/csv")
+    assert as_csv.text.splitlines()[1].split(",")[2] == "ads"
+    assert bad.status == 400 and "has no data" in bad.text
+
+
+def test_empty_database_explains_how_to_connect(target_dir, tmp_path):
+    dsn = built_database(target_dir, empty=True)
+    try:
+        with LiveServer(app_for(dsn, tmp_path)) as live:
+            page = Client(live.url).request("/report")
+        assert page.status == 200
+        assert 'id="empty-state"' in page.text
+        assert f"{live.url}/webhooks/calcom" in page.text
+        assert "metadata[leadId]" in page.text
+        res = cli(dsn, "report")
+        assert res.returncode == 0 and "no data yet" in res.stdout
+    finally:
+        drop_database(dsn)
+
+
+def test_marts_not_built_yet_is_an_empty_state_not_an_error(raw_db, tmp_path):
+    with LiveServer(app_for(raw_db, tmp_path)) as live:
+        page = Client(live.url).request("/report")
+    assert page.status == 200 and 'id="empty-state"' in page.text
+
+
+def test_fallback_when_the_feed_is_stale(target_dir, tmp_path):
+    dsn = built_database(target_dir / "stale", as_of=stale_as_of())
+    try:
+        assert fetchall(dsn, "select status, is_fallback from reporting.feed_health") == [
+            ("stale", True)]
+        with LiveServer(app_for(dsn, tmp_path)) as live:
+            page = Client(live.url).request(f"/report?week={WEEK}")
+        assert 'id="fallback-banner"' in page.text and "Feed stale" in page.text
+        assert card_value(page.text, "no_show_rate") == "needs manual confirm"
+        row = mart_row(dsn, WEEK, "all")
+        assert card_value(page.text, "book_rate") == fmt_rate(row["book_rate"])
+        assert 'class="point-no_show_rate"' not in page.text
+        res = cli(dsn, "report", "--week", WEEK)
+        assert "FEED STALE" in res.stdout
+        no_show_line = next(line for line in res.stdout.splitlines()
+                            if line.startswith("No-show rate"))
+        assert "needs manual confirm" in no_show_line and "%" not in no_show_line
+    finally:
+        drop_database(dsn)
+
+
+def test_page_works_under_a_role_that_reads_only_the_marts(known_db, tmp_path):
+    role = f"br_page_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(known_db, autocommit=True) as conn:
+        conn.execute(f"create role {role} login")
+        for schema in ("reporting", "reporting_private"):
+            conn.execute(f"grant usage on schema {schema} to {role}")
+            conn.execute(f"grant select on all tables in schema {schema} to {role}")
+    try:
+        page_dsn = make_conninfo(known_db, user=role)
+        with psycopg.connect(page_dsn) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select count(*) from raw.calcom_webhook_events")
+        with LiveServer(app_for(known_db, tmp_path, REPORT_DATABASE_URL=page_dsn)) as live:
+            page = Client(live.url).request("/report")
+        assert page.status == 200
+        row = mart_row(known_db, WEEK, "all")
+        assert card_value(page.text, "book_rate") == fmt_rate(row["book_rate"])
+        assert 'id="review-queue"' in page.text
+    finally:
+        with psycopg.connect(known_db, autocommit=True) as conn:
+            conn.execute(f"drop owned by {role}")
+            conn.execute(f"drop role {role}")
+
+
+# ------------------------------------------------------------------ confirmations and login
+
+
+def login_app(dsn, tmp_path):
+    return app_for(dsn, tmp_path, REQUIRE_LOGIN=True, REPORT_USER="owner",
+                   REPORT_PASSWORD_HASH=hash_password("correct horse"),
+                   SECRET_KEY="test-key")
+
+
+def test_login_is_required_where_configured(known_db, tmp_path):
+    with LiveServer(login_app(known_db, tmp_path)) as live:
+        client = Client(live.url)
+        page = client.request("/report")
+        assert page.status == 302 and "/login" in page.headers["Location"]
+        assert client.request("/report.json").status == 302
+        denied = client.request("/review/confirmations",
+                                {"booking_id": "x", "outcome": "completed"})
+        assert denied.status == 401
+        wrong = client.login("owner", "wrong password")
+        assert wrong.status == 401 and "Wrong user or password" in wrong.text
+        ok = client.login("owner", "correct horse")
+        assert ok.status == 303
+        assert client.request("/report").status == 200
+    assert fetchall(known_db, "select count(*) from raw.manual_outcomes where booking_id = 'x'"
+                    ) == [(0,)]
+
+
+def test_login_cannot_be_skipped_beyond_localhost(known_db, tmp_path):
+    with pytest.raises(ValueError, match="BOOKING_REPORT_USER"):
+        app_for(known_db, tmp_path, BIND_HOST="0.0.0.0")
+    app = app_for(known_db, tmp_path, BIND_HOST="0.0.0.0", REPORT_USER="owner",
+                  REPORT_PASSWORD_HASH=hash_password("correct horse"))
+    assert app.config["REQUIRE_LOGIN"] and app.config["SESSION_COOKIE_SECURE"]
+    assert app.config["SESSION_COOKIE_HTTPONLY"]
+
+
+def test_confirmation_csrf_bad_value_and_success(known_db, tmp_path):
+    booking = fetchall(known_db, "select booking_id from reporting_private.review_queue"
+                                 " where reason = 'no_outcome_evidence' order by 1 limit 1")[0][0]
+    with LiveServer(login_app(known_db, tmp_path)) as live:
+        client = Client(live.url)
+        assert client.login("owner", "correct horse").status == 303
+        no_token = client.request("/review/confirmations",
+                                  {"booking_id": booking, "outcome": "completed"})
+        assert no_token.status == 403 and "CSRF" in no_token.text
+        token = client.csrf("/report")
+        bad = client.request("/review/confirmations",
+                             {"csrf_token": token, "booking_id": booking, "outcome": "showed"})
+        assert bad.status == 400
+        assert "outcome &#39;showed&#39; is not one of: completed, no_show" in bad.text
+        assert fetchall(known_db, "select count(*) from raw.manual_outcomes"
+                                  " where booking_id = %s", (booking,)) == [(0,)]
+        ok = client.request("/review/confirmations",
+                            {"csrf_token": token, "booking_id": booking, "outcome": "no_show",
+                             "note": "called, never joined", "return_to": "/report"})
+        assert ok.status == 303 and "confirmed=" in ok.headers["Location"]
+        rows = fetchall(known_db, "select outcome, confirmed_by, note from raw.manual_outcomes"
+                                  " where booking_id = %s", (booking,))
+        assert rows == [("no_show", "owner", "called, never joined")]
+        page = client.request("/report")
+        assert f'data-pending="{booking}"' in page.text
+
+
+def test_refresh_now_runs_in_the_background_under_the_lock(target_dir, tmp_path):
+    dsn = built_database(target_dir / "refresh", seed=12)
+    try:
+        before = fetchall(dsn, "select built_at from reporting.feed_health")[0][0]
+        with LiveServer(app_for(dsn, tmp_path)) as live:
+            client = Client(live.url)
+            token = client.csrf("/report")
+            started = time.monotonic()
+            answer = client.request("/refresh", {"csrf_token": token})
+            assert answer.status == 303 and time.monotonic() - started < 5
+            assert "refresh=started" in answer.headers["Location"]
+            deadline = time.monotonic() + 240
+            saw_running = False
+            while time.monotonic() < deadline:
+                page = client.request("/report")
+                saw_running |= 'id="refresh-running"' in page.text
+                if saw_running:
+                    again = client.request("/refresh", {"csrf_token": token})
+                    assert "already-running" in again.headers["Location"]
+                    break
+                time.sleep(0.2)
+            assert saw_running, "the page never showed the refresh running"
+            while time.monotonic() < deadline:
+                after = fetchall(dsn, "select built_at from reporting.feed_health")[0][0]
+                if after > before and 'id="refresh-running"' not in client.request(
+                        "/report").text:
+                    break
+                time.sleep(1)
+            assert after > before, (tmp_path / "refresh.log").read_text()
+    finally:
+        drop_database(dsn)
+
+
+def test_report_database_url_must_not_leak_into_the_page(known_db, tmp_path):
+    params = conninfo_to_dict(known_db)
+    with LiveServer(app_for(known_db, tmp_path)) as live:
+        page = Client(live.url).request("/report")
+    assert SECRET not in page.text
+    assert params["dbname"] not in page.text
