@@ -631,6 +631,9 @@ class _Oracle:
                 [b["latest_event_at"]] + ([chain.manual[1]] if chain.manual else []))
             b["lead_source"] = ((lead.source.strip().lower() or "unknown") if lead
                                 else "unattributed")
+            b["has_reminder"] = chain.sms is not None or bool(
+                lead and lead.reminder_sent_at
+                and b["booked_at"] <= lead.reminder_sent_at < chain.start)
         # ---- leads
         lead_rows: dict[str, dict[str, Any]] = {}
         for lead in sc.leads:

@@ -76,7 +76,7 @@ final as (
         cast(is_reschedule_request as boolean) as is_reschedule_request,
         cast(
             sms_reminder_number is not null
-            or (reminder_sent_at >= booked_at and reminder_sent_at < start_at)
+            or coalesce(reminder_sent_at >= booked_at and reminder_sent_at < start_at, false)
             as boolean
         ) as has_reminder,
         cast(has_incomplete_history as boolean) as has_incomplete_history,
