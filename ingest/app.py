@@ -156,7 +156,9 @@ def _store_durably(body, parsed, version, secret_index):
             # leaving the block committed the transaction
             _maybe_drain_spool()
             return result
-        except (psycopg.OperationalError, PoolTimeout) as exc:
+        except (psycopg.Error, PoolTimeout) as exc:
+            # any database failure (down, permissions, disk full…): retry, then spool;
+            # an authenticated delivery is never answered with an error and dropped
             log.warning("database write failed: %s", type(exc).__name__)
             if time.monotonic() >= deadline:
                 return None

@@ -15,7 +15,7 @@ import pytest
 from conftest import REPO, LiveServer, drop_database, fetchall
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
-from reportkit import AS_OF, Client, built_database, card_value, stale_as_of
+from reportkit import Client, built_database, card_value, stale_as_of
 
 from booking_report.server import create_server_app
 from report.data import fmt_hours, fmt_rate
@@ -90,7 +90,8 @@ def test_terminal_text_shows_the_stored_numbers(known_db):
     assert fmt_rate(row["no_show_rate"]) in no_show_line
     assert (f"eligible leads {row['eligible_leads']} → booked {row['booked_leads']} → "
             f"meetings scheduled {row['meetings_scheduled']}") in text
-    assert f"Review queue: {fetchall(known_db, 'select count(*) from reporting_private.review_queue')[0][0]} items" in text
+    review_items = fetchall(known_db, "select count(*) from reporting_private.review_queue")
+    assert f"Review queue: {review_items[0][0]} items" in text
 
 
 def test_terminal_source_filter_and_csv(known_db):
