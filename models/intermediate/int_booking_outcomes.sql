@@ -114,19 +114,6 @@ video_evidence as (
 
 ),
 
-lead_latest_chain as (
-
-    select distinct on (matches.lead_id)
-        matches.lead_id,
-        chains.booking_id
-
-    from matches
-    inner join chains on chains.booking_id = matches.booking_id
-    where matches.lead_id is not null
-    order by matches.lead_id, chains.booked_at desc nulls last, chains.booking_id desc
-
-),
-
 crm_evidence as (
 
     -- the CRM's outcome speaks for the chain it names (booking_uid) or, when it names
@@ -139,12 +126,11 @@ crm_evidence as (
     from chains
     inner join matches on matches.booking_id = chains.booking_id
     inner join leads on leads.lead_id = matches.lead_id
-    left join lead_latest_chain on lead_latest_chain.booking_id = chains.booking_id
     where leads.crm_booking_status in ('completed', 'no_show')
       and leads.crm_status_changed_at > chains.start_at
       and (
           leads.crm_booking_uid in (chains.booking_id, chains.current_booking_uid)
-          or (leads.crm_booking_uid is null and lead_latest_chain.booking_id is not null)
+          or (leads.crm_booking_uid is null and matches.is_latest_for_lead)
       )
 
 ),

@@ -48,10 +48,11 @@ email_candidates as (
 
 ),
 
-final as (
+matched as (
 
     select
         chains.booking_id,
+        chains.booked_at,
         coalesce(by_metadata.lead_id, by_email.lead_id) as lead_id,
         case
             when by_metadata.lead_id is not null then 'metadata'
@@ -63,6 +64,22 @@ final as (
     left join by_metadata on by_metadata.booking_id = chains.booking_id
     left join email_candidates as by_email
         on by_email.booking_id = chains.booking_id and by_email.preference = 1
+
+),
+
+final as (
+
+    select
+        booking_id,
+        lead_id,
+        lead_match_method,
+        -- the lead's latest chain (by booked_at, then booking_id): it gives the lead its
+        -- status, receives the CRM's outcome and is compared in reconciliation
+        lead_id is not null and row_number() over (
+            partition by lead_id order by booked_at desc nulls last, booking_id desc
+        ) = 1 as is_latest_for_lead
+
+    from matched
 
 )
 

@@ -27,15 +27,14 @@ lead_chains as (
 
 latest_chain as (
 
-    select distinct on (lead_id)
+    select
         lead_id,
         booking_id as latest_booking_id,
         outcome as latest_outcome,
         is_rescheduled as latest_is_rescheduled
 
     from bookings
-    where lead_id is not null
-    order by lead_id, booked_at desc nulls last, booking_id desc
+    where is_latest_for_lead
 
 ),
 

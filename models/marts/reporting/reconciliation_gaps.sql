@@ -22,7 +22,7 @@ outcomes as (
 
 latest_chain as (
 
-    select distinct on (bookings.lead_id)
+    select
         bookings.lead_id,
         bookings.booking_id,
         bookings.outcome,
@@ -32,8 +32,7 @@ latest_chain as (
 
     from bookings
     inner join outcomes on outcomes.booking_id = bookings.booking_id
-    where bookings.lead_id is not null
-    order by bookings.lead_id, bookings.booked_at desc nulls last, bookings.booking_id desc
+    where bookings.is_latest_for_lead
 
 ),
 

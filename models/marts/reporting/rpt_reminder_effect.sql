@@ -29,54 +29,35 @@ banded as (
 
 ),
 
-overall as (
+periods as (
 
-    select
-        'overall' as period,
-        cast(null as date) as week_start,
-        bands.band_order,
-        bands.lead_time_band,
-        count(case when banded.has_reminder then 1 end) as with_reminder_meetings,
-        count(case when banded.has_reminder and banded.outcome = 'no_show' then 1 end)
-            as with_reminder_no_shows,
-        count(case when not banded.has_reminder then 1 end) as without_reminder_meetings,
-        count(case when not banded.has_reminder and banded.outcome = 'no_show' then 1 end)
-            as without_reminder_no_shows
-
-    from bands
-    left join banded on banded.lead_time_band = bands.lead_time_band
-    group by bands.band_order, bands.lead_time_band
-
-),
-
-weekly as (
-
-    select
-        'week' as period,
-        weeks.slot_week as week_start,
-        bands.band_order,
-        bands.lead_time_band,
-        count(case when banded.has_reminder then 1 end) as with_reminder_meetings,
-        count(case when banded.has_reminder and banded.outcome = 'no_show' then 1 end)
-            as with_reminder_no_shows,
-        count(case when not banded.has_reminder then 1 end) as without_reminder_meetings,
-        count(case when not banded.has_reminder and banded.outcome = 'no_show' then 1 end)
-            as without_reminder_no_shows
-
-    from (select distinct slot_week from bookings) as weeks
-    cross join bands
-    left join banded
-        on banded.lead_time_band = bands.lead_time_band
-        and banded.slot_week = weeks.slot_week
-    group by weeks.slot_week, bands.band_order, bands.lead_time_band
+    -- one overall period, plus every slot week with a resolved meeting
+    select 'overall' as period, cast(null as date) as week_start
+    union all
+    select distinct 'week' as period, slot_week as week_start from bookings
 
 ),
 
 combined as (
 
-    select * from overall
-    union all
-    select * from weekly
+    select
+        periods.period,
+        periods.week_start,
+        bands.band_order,
+        bands.lead_time_band,
+        count(case when banded.has_reminder then 1 end) as with_reminder_meetings,
+        count(case when banded.has_reminder and banded.outcome = 'no_show' then 1 end)
+            as with_reminder_no_shows,
+        count(case when not banded.has_reminder then 1 end) as without_reminder_meetings,
+        count(case when not banded.has_reminder and banded.outcome = 'no_show' then 1 end)
+            as without_reminder_no_shows
+
+    from periods
+    cross join bands
+    left join banded
+        on banded.lead_time_band = bands.lead_time_band
+        and (periods.period = 'overall' or banded.slot_week = periods.week_start)
+    group by periods.period, periods.week_start, bands.band_order, bands.lead_time_band
 
 ),
 

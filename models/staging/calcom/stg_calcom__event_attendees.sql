@@ -16,10 +16,7 @@ enveloped as (
         body_sha256,
         payload ->> 'triggerEvent' as trigger_event,
         {{ safe_timestamptz("payload ->> 'createdAt'") }} as sent_at,
-        case
-            when jsonb_typeof(payload -> 'payload') = 'object' then payload -> 'payload'
-            else payload
-        end as booking
+        {{ calcom_booking_object('payload') }} as booking
 
     from source
 

@@ -13,10 +13,7 @@ enveloped as (
 
     select
         *,
-        case
-            when jsonb_typeof(payload -> 'payload') = 'object' then payload -> 'payload'
-            else payload
-        end as booking
+        {{ calcom_booking_object('payload') }} as booking
 
     from source
 
