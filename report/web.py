@@ -58,6 +58,8 @@ def refresh_state() -> dict[str, Any]:
         with psycopg.connect(_dsn(), connect_timeout=3) as conn:
             running = conn.execute(
                 "select exists (select 1 from pg_locks where locktype = 'advisory'"
+                " and database = (select oid from pg_database"
+                "                 where datname = current_database())"
                 " and classid = %s and objid = %s and objsubid = 1 and granted)",
                 (classid, objid)).fetchone()[0]
     except psycopg.Error:

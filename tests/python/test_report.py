@@ -12,11 +12,12 @@ import uuid
 
 import psycopg
 import pytest
-from conftest import REPO, LiveServer, drop_database, fetchall
+from conftest import ADMIN_URL, REPO, LiveServer, drop_database, fetchall
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 from reportkit import Client, built_database, card_value, stale_as_of
 
+from booking_report import locks
 from booking_report.server import create_server_app
 from report.data import fmt_hours, fmt_rate
 from webauth import hash_password
@@ -320,3 +321,19 @@ def test_report_database_url_must_not_leak_into_the_page(known_db, tmp_path):
         page = Client(live.url).request("/report")
     assert SECRET not in page.text
     assert params["dbname"] not in page.text
+
+
+def test_a_refresh_in_another_database_is_not_this_ones(known_db, tmp_path):
+    """Advisory locks are per database: another database's refresh must not show here."""
+    with psycopg.connect(ADMIN_URL, autocommit=True) as other:
+        other.execute("select pg_advisory_lock(%s)", (locks.REFRESH,))
+        with LiveServer(app_for(known_db, tmp_path)) as live:
+            page = Client(live.url).request("/report")
+        other.execute("select pg_advisory_unlock(%s)", (locks.REFRESH,))
+    assert page.status == 200 and 'id="refresh-running"' not in page.text
+    with psycopg.connect(known_db, autocommit=True) as same:
+        same.execute("select pg_advisory_lock(%s)", (locks.REFRESH,))
+        with LiveServer(app_for(known_db, tmp_path)) as live:
+            page = Client(live.url).request("/report")
+        same.execute("select pg_advisory_unlock(%s)", (locks.REFRESH,))
+    assert 'id="refresh-running"' in page.text
