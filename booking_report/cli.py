@@ -209,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Booking & No-Show Status Report. Uses DATABASE_URL, or an embedded "
                     "Postgres in .data/pg when it is unset.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--database", metavar="NAME",
+                        help="another database on the same server (e.g. booking_report_demo "
+                             "after `demo`); also BOOKING_REPORT_DATABASE")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("init-db", help="create or upgrade the raw schema (idempotent)")
@@ -271,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
+    if args.database:
+        os.environ["BOOKING_REPORT_DATABASE"] = args.database
     from booking_report.database import DatabaseError
     from ingest.app import ConfigError
 

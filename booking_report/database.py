@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 DEFAULT_DATA_DIR = ".data"
 
@@ -32,12 +32,22 @@ def data_dir() -> Path:
     return Path(os.environ.get("BOOKING_REPORT_DATA_DIR", DEFAULT_DATA_DIR))
 
 
-def resolve(quiet: bool = False) -> Database:
+def resolve(quiet: bool = False, *, server_only: bool = False) -> Database:
     """``DATABASE_URL`` when set; otherwise start (or reuse) the embedded Postgres.
 
     The embedded server lives in ``$BOOKING_REPORT_PG_DIR`` (default ``.data/pg``); its
     data survives between commands. It stops when the last process using it exits.
+    ``BOOKING_REPORT_DATABASE`` (or ``--database``) picks another database on the same
+    server, e.g. ``booking_report_demo``; ``server_only`` ignores it.
     """
+    db = _resolve_server(quiet)
+    name = os.environ.get("BOOKING_REPORT_DATABASE", "").strip()
+    if name and not server_only:
+        db.dsn = make_conninfo(db.dsn, dbname=name)
+    return db
+
+
+def _resolve_server(quiet: bool) -> Database:
     url = os.environ.get("DATABASE_URL", "").strip()
     if url:
         try:

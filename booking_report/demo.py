@@ -75,6 +75,7 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
 
 def start_receiver(dsn: str, port: int) -> subprocess.Popen:
     env = dict(os.environ, DATABASE_URL=dsn, CALCOM_WEBHOOK_SECRETS=DEMO_SECRET)
+    env.pop("BOOKING_REPORT_DATABASE", None)  # the URL already names the demo database
     return subprocess.Popen(
         [sys.executable, "-m", "booking_report.cli", "serve", "--host", "127.0.0.1",
          "--port", str(port), "--workers", "2"],
@@ -86,7 +87,7 @@ def run_demo(*, seed: int, leads: int, weeks: int, as_of: str | None) -> int:
     from report.terminal import render
 
     now = datetime.fromisoformat(as_of) if as_of else datetime.now(UTC).replace(microsecond=0)
-    server = resolve()
+    server = resolve(server_only=True)
     say(f"creating the demo database {DEMO_DB} (replaced on every demo run)")
     dsn = demo_database(server.dsn)
     init_db(dsn)
@@ -137,7 +138,8 @@ def run_demo(*, seed: int, leads: int, weeks: int, as_of: str | None) -> int:
     print_summary(outcome, stream=sys.stderr)
     if not outcome.build.success:
         return 1
-    say(f"the weekly report; explore further with: DATABASE_URL='{dsn}' "
-        "booking-report report --week YYYY-Www (or serve)")
+    say(f"the weekly report; explore it with `booking-report --database {DEMO_DB} serve` "
+        f"(then http://127.0.0.1:8000/report) or `… --database {DEMO_DB} report --week "
+        "2026-W47`")
     sys.stdout.write(render(load_report(dsn), "text"))
     return 0

@@ -54,7 +54,11 @@ def config_from_env(environ: dict[str, str] | None = None) -> dict[str, Any]:
     if env.get("BOOKING_REPORT_ALLOW_UNSIGNED_WEBHOOKS", "").lower() in ("1", "true", "yes"):
         cfg["ALLOW_UNSIGNED_WEBHOOKS"] = True
     if env.get("BOOKING_REPORT_MAX_BODY_BYTES"):
-        cfg["MAX_BODY_BYTES"] = int(env["BOOKING_REPORT_MAX_BODY_BYTES"])
+        try:
+            cfg["MAX_BODY_BYTES"] = int(env["BOOKING_REPORT_MAX_BODY_BYTES"])
+        except ValueError:
+            raise ConfigError("BOOKING_REPORT_MAX_BODY_BYTES must be a whole number of "
+                              f"bytes, not {env['BOOKING_REPORT_MAX_BODY_BYTES']!r}") from None
     if env.get("BOOKING_REPORT_SPOOL_DIR"):
         cfg["SPOOL_DIR"] = env["BOOKING_REPORT_SPOOL_DIR"]
     return cfg

@@ -337,3 +337,13 @@ def test_a_refresh_in_another_database_is_not_this_ones(known_db, tmp_path):
             page = Client(live.url).request("/report")
         same.execute("select pg_advisory_unlock(%s)", (locks.REFRESH,))
     assert 'id="refresh-running"' in page.text
+
+
+def test_database_option_picks_another_database_on_the_server(known_db):
+    name = conninfo_to_dict(known_db)["dbname"]
+    env = dict(os.environ, DATABASE_URL=ADMIN_URL)
+    res = subprocess.run([sys.executable, "-m", "booking_report.cli", "--database", name,
+                          "report", "--format", "json"], env=env, capture_output=True,
+                         text=True, cwd=REPO, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["week"] == WEEK
