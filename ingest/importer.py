@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 
-from ingest.store import parse_body, store_event
+from ingest.store import INSERT_EVENT, ParsedBody, body_hash, parse_body, store_event
 
 BATCH = 500
 
@@ -48,6 +48,32 @@ class Progress:
             self.stream.write(f"{self.label}: {done}/{self.total} ({pct}%)\n")
 
 
+def _store_batch(conn: psycopg.Connection, batch: list[tuple[bytes, ParsedBody]],
+                 summary: ImportSummary) -> None:
+    """One pipelined executemany for the batch; row by row if Postgres refuses any row
+    (a ``\u0000`` that jsonb rejects), so that row is stored with its parse error."""
+    params = [(p.trigger_event, body, p.text, None, body_hash(body), None, None, "import")
+              for body, p in batch]
+    try:
+        with conn.transaction(), conn.cursor() as cur:
+            cur.executemany(INSERT_EVENT, params, returning=True)
+            stored = 0
+            while True:
+                stored += len(cur.fetchall())
+                if not cur.nextset():
+                    break
+        summary.stored += stored
+        summary.duplicates += len(batch) - stored
+    except psycopg.errors.DataError:
+        for body, parsed in batch:
+            result = store_event(conn, body, parsed, webhook_version=None,
+                                 secret_index=None, source="import")
+            if result.status == "stored":
+                summary.stored += 1
+            else:
+                summary.duplicates += 1
+
+
 def import_events(dsn: str, path: Path,
                   progress: Callable[[int, int], None] | None = None) -> ImportSummary:
     data = path.read_bytes()
@@ -56,26 +82,24 @@ def import_events(dsn: str, path: Path,
         lines.pop()
     summary = ImportSummary()
     total = len(lines)
+    batch: list[tuple[bytes, ParsedBody]] = []
     with psycopg.connect(dsn) as conn:
         for number, line in enumerate(lines, start=1):
             body = line.removesuffix(b"\r")
             summary.lines += 1
-            if body.strip():
-                parsed = parse_body(body)
-                if not parsed.is_event:
-                    summary.malformed.append((number, parsed.detail or "malformed"))
-                else:
-                    result = store_event(conn, body, parsed, webhook_version=None,
-                                         secret_index=None, source="import")
-                    if result.status == "stored":
-                        summary.stored += 1
-                    else:
-                        summary.duplicates += 1
-            else:
+            if not body.strip():
                 summary.malformed.append((number, "empty line"))
+            else:
+                parsed = parse_body(body)
+                if parsed.is_event:
+                    batch.append((body, parsed))
+                else:
+                    summary.malformed.append((number, parsed.detail or "malformed"))
             if number % BATCH == 0 or number == total:
+                if batch:
+                    _store_batch(conn, batch, summary)
+                    batch = []
                 conn.commit()
                 if progress:
                     progress(number, total)
-        conn.commit()
     return summary

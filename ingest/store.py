@@ -63,7 +63,7 @@ def parse_body(body: bytes) -> ParsedBody:
     return ParsedBody(document, text, trigger.strip(), None, None)
 
 
-_INSERT = """
+INSERT_EVENT = """
 insert into raw.calcom_webhook_events
     (trigger_event, raw_body, payload, parse_error, body_sha256, webhook_version,
      secret_index, source)
@@ -94,7 +94,7 @@ def store_event(
     try:
         with conn.transaction():  # a savepoint when a transaction is already open
             row = conn.execute(
-                _INSERT,
+                INSERT_EVENT,
                 (parsed.trigger_event, body, json_text, parse_error, digest,
                  webhook_version, secret_index, source),
             ).fetchone()
@@ -102,7 +102,7 @@ def store_event(
         parse_error = f"payload refused by jsonb: {exc.diag.message_primary or exc}"
         with conn.transaction():
             row = conn.execute(
-                _INSERT,
+                INSERT_EVENT,
                 (parsed.trigger_event, body, None, parse_error, digest,
                  webhook_version, secret_index, source),
             ).fetchone()

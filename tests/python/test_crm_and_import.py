@@ -142,3 +142,18 @@ def test_cli_names_bad_input(raw_db, tmp_path):
     assert res.returncode == 2 and "--as-of 'last tuesday'" in res.stderr
     res = cli(raw_db, "serve", "--port", "0")
     assert res.returncode == 2 and "must be greater than 0" in res.stderr
+
+
+def test_import_keeps_a_body_jsonb_refuses_and_the_rest_of_its_batch(raw_db, tmp_path):
+    nul = (b'{"triggerEvent": "BOOKING_CREATED", "createdAt": "2026-11-16T09:00:00Z",'
+           b' "payload": {"uid": "bk_nul", "title": "a\\u0000b"}}')
+    good = fixture_body("BOOKING_REQUESTED").replace(b"\n", b"")
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(good + b"\n" + nul + b"\n")
+    res = cli(raw_db, "import-events", str(path))
+    assert res.returncode == 0, res.stderr
+    assert "2 lines: 2 stored, 0 duplicates, 0 malformed" in res.stdout
+    rows = fetchall(raw_db, "select raw_body, payload is null, parse_error from"
+                            " raw.calcom_webhook_events order by event_id")
+    assert [(bytes(b), n) for b, n, _ in rows] == [(good, False), (nul, True)]
+    assert "jsonb" in rows[1][2]

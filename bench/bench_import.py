@@ -1,0 +1,66 @@
+"""`booking-report import-events` throughput; prints its figures.
+
+    .venv/bin/python bench/bench_import.py [--leads 8000]
+
+Writes the generated scenario's deliveries as JSON lines, imports them into a
+throwaway database on TEST_PG_ADMIN_URL's server through the real CLI, and drops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from booking_report.landing import write_jsonl  # noqa: E402
+from booking_report.scenario import generate  # noqa: E402
+
+ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--leads", type=int, default=8000)
+    args = parser.parse_args()
+    sc = generate(31, as_of=datetime(2026, 11, 23, 12, tzinfo=UTC), leads=args.leads, weeks=26)
+    name = f"brbench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    dsn = make_conninfo(ADMIN, dbname=name)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "events.jsonl"
+            write_jsonl(path, sc.bodies)
+            size = path.stat().st_size
+            env = dict(os.environ, DATABASE_URL=dsn)
+            subprocess.run([sys.executable, "-m", "booking_report.cli", "init-db"], env=env,
+                           check=True, capture_output=True)
+            started = time.perf_counter()
+            res = subprocess.run([sys.executable, "-m", "booking_report.cli", "import-events",
+                                  str(path)], env=env, capture_output=True, text=True,
+                                 check=True)
+            elapsed = time.perf_counter() - started
+        print(res.stdout.strip())
+        print(f"import-events: {len(sc.bodies)} lines ({size / 1e6:.1f} MB) in {elapsed:.1f} s "
+              f"= {len(sc.bodies) / elapsed:.0f} lines/s (including process start)")
+    finally:
+        with psycopg.connect(ADMIN, autocommit=True) as conn:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(
+                sql.Identifier(name)))
+
+
+if __name__ == "__main__":
+    main()
