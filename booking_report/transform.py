@@ -11,6 +11,8 @@ from typing import Any
 
 from psycopg.conninfo import conninfo_to_dict
 
+from booking_report.database import data_dir
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROFILES_DIR = PROJECT_DIR / "profiles"
 
@@ -59,7 +61,9 @@ def run_dbt(dsn: str, args: list[str], *, target_dir: Path | None = None,
     """Invoke dbt with ``args``; return dbt's ``dbtRunnerResult``."""
     from dbt.cli.main import dbtRunner
 
-    target_dir = Path(target_dir) if target_dir else PROJECT_DIR / "target"
+    # dbt's target/ and logs/ go under the data folder, not into the (maybe read-only)
+    # project folder; concurrent runs pass their own target_dir
+    target_dir = Path(target_dir) if target_dir else data_dir() / "dbt"
     env = dbt_environment(dsn)
     full = [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROFILES_DIR),
             "--target-path", str(target_dir / "target"), "--log-path", str(target_dir / "logs")]
