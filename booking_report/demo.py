@@ -138,8 +138,8 @@ def run_demo(*, seed: int, leads: int, weeks: int, as_of: str | None) -> int:
     print_summary(outcome, stream=sys.stderr)
     if not outcome.build.success:
         return 1
-    say(f"the weekly report; explore it with `booking-report --database {DEMO_DB} serve` "
-        f"(then http://127.0.0.1:8000/report) or `… --database {DEMO_DB} report --week "
-        "2026-W47`")
+    say(f"the weekly report; explore it with `CALCOM_WEBHOOK_SECRETS={DEMO_SECRET} "
+        f"booking-report --database {DEMO_DB} serve` (then http://127.0.0.1:8000/report) "
+        f"or `booking-report --database {DEMO_DB} report --week YYYY-Www`")
     sys.stdout.write(render(load_report(dsn), "text"))
     return 0
