@@ -107,6 +107,11 @@ def as_text(data: ReportData) -> str:
         last = feed.get("last_event_at")
         add(f"Feed: {feed.get('status')} (last Cal.com event "
             f"{last:%Y-%m-%d %H:%M %Z})" if last else f"Feed: {feed.get('status')}")
+    if feed:
+        add(f"      last 7 days: {feed['refused_deliveries_7d']} refused deliveries; last 28 "
+            f"days: {feed['recent_chains']} bookings, "
+            f"{fmt_rate(feed['incomplete_history_share'])} with missed events, "
+            f"{feed['recent_crm_only_bookings']} only in the CRM; {feed['open_gaps']} CRM gaps")
     add("")
     add(f"{'':24}{'this week':>12}{'prior week':>12}{'change':>12}")
     for key, label, kind, _lower in HEADLINES:
