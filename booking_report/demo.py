@@ -22,7 +22,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from booking_report.database import DatabaseError, data_dir, resolve
-from booking_report.landing import crm_csv_text, post_bodies
+from booking_report.landing import crm_csv_text, load_manual_outcomes, post_bodies
 from booking_report.refresh import print_summary, refresh
 from booking_report.scenario import generate
 from ingest.crm import read_csv, write_snapshot, zone
@@ -125,12 +125,9 @@ def run_demo(*, seed: int, leads: int, weeks: int, as_of: str | None) -> int:
     rows = read_csv(Path(csv_path), mapping={}, tz=zone("UTC"))
     with psycopg.connect(dsn) as conn:
         write_snapshot(conn, rows, csv_path.name, snapshot_at=scenario.snapshot_at)
-        for booking_id, outcome, confirmed_at in scenario.manual_outcomes():
-            conn.execute("insert into raw.manual_outcomes (booking_id, outcome, confirmed_by,"
-                         " confirmed_at, note) values (%s, %s, 'owner@demo', %s, 'demo')",
-                         (booking_id, outcome, confirmed_at))
+    confirmations = load_manual_outcomes(dsn, scenario)
     say(f"loaded the CRM snapshot ({len(rows)} leads) from {csv_path} and "
-        f"{len(scenario.manual_outcomes())} owner confirmations")
+        f"{confirmations} owner confirmations")
 
     say("refreshing: dbt source freshness + dbt build (models, seeds, data and unit tests)")
     # as of the build (unless --as-of was given), so the deliveries refused a moment
