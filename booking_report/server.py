@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
 from booking_report.database import Database
-
-log = logging.getLogger("booking_report.server")
 
 
 def web_config_from_env(environ: dict[str, str] | None = None) -> dict[str, Any]:
@@ -47,7 +44,7 @@ def run_gunicorn(db: Database, *, host: str, port: int, workers: int,
                  allow_unsigned: bool = False, insecure_cookies: bool = False) -> None:
     from gunicorn.app.base import BaseApplication
 
-    os.environ["DATABASE_URL"] = db.dsn  # workers read it through the app factory
+    os.environ["DATABASE_URL"] = db.dsn  # for processes the page starts (refresh now)
     overrides: dict[str, Any] = {"DATABASE_URL": db.dsn, "BIND_HOST": host}
     if insecure_cookies:
         overrides["ALLOW_INSECURE_COOKIES"] = True

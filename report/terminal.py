@@ -24,7 +24,7 @@ TRUSTED_IN_FALLBACK = {"book_rate", "median_hours_to_book", "reschedule_rate",
 CONFIRM = "needs manual confirm"
 
 
-def _value(key: str, value: Any, kind: str) -> str:
+def _value(value: Any, kind: str) -> str:
     return fmt_rate(value) if kind == "rate" else fmt_hours(value)
 
 
@@ -125,8 +125,8 @@ def as_text(data: ReportData) -> str:
             note = f"  ({data.unresolved} slots unresolved, not counted)"
         if data.fallback and key in ("reschedule_rate", "cancellation_rate"):
             note = "  (from Cal.com events: may be incomplete)"
-        add(f"{label:24}{_value(key, row.get(key), kind):>12}"
-            f"{_value(key, row.get('prev_' + key), kind):>12}"
+        add(f"{label:24}{_value(row.get(key), kind):>12}"
+            f"{_value(row.get('prev_' + key), kind):>12}"
             f"{fmt_delta(row.get('delta_' + key), kind):>12}{note}")
     add("")
     add("Funnel")
