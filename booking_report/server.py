@@ -17,7 +17,9 @@ def web_config_from_env(environ: dict[str, str] | None = None) -> dict[str, Any]
                       ("REPORT_PASSWORD_HASH", "BOOKING_REPORT_PASSWORD_HASH"),
                       ("SECRET_KEY", "BOOKING_REPORT_SECRET_KEY"),
                       ("REPORT_DATABASE_URL", "BOOKING_REPORT_REPORT_DATABASE_URL"),
-                      ("DATA_DIR", "BOOKING_REPORT_DATA_DIR")]:
+                      ("DATA_DIR", "BOOKING_REPORT_DATA_DIR"),
+                      ("REPORTING_SCHEMA", "BOOKING_REPORT_REPORTING_SCHEMA"),
+                      ("REPORTING_PRIVATE_SCHEMA", "BOOKING_REPORT_REPORTING_PRIVATE_SCHEMA")]:
         if env.get(name):
             cfg[key] = env[name]
     if flag("BOOKING_REPORT_REQUIRE_LOGIN"):

@@ -18,7 +18,7 @@ from psycopg.rows import dict_row
 from reportkit import Client, built_database, card_value, stale_as_of
 
 from booking_report import locks
-from booking_report.server import create_server_app
+from booking_report.server import create_server_app, web_config_from_env
 from report.data import fmt_hours, fmt_rate
 from webauth import hash_password
 
@@ -347,3 +347,12 @@ def test_database_option_picks_another_database_on_the_server(known_db):
                          text=True, cwd=REPO, timeout=120)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["week"] == WEEK
+
+
+def test_the_page_reads_the_schemas_it_is_configured_with(known_db, tmp_path):
+    cfg = web_config_from_env({"BOOKING_REPORT_REPORTING_SCHEMA": "bi_marts",
+                               "BOOKING_REPORT_REPORTING_PRIVATE_SCHEMA": "owners"})
+    assert (cfg["REPORTING_SCHEMA"], cfg["REPORTING_PRIVATE_SCHEMA"]) == ("bi_marts", "owners")
+    with LiveServer(app_for(known_db, tmp_path, REPORTING_SCHEMA="bi_marts")) as live:
+        page = Client(live.url).request("/report")
+    assert page.status == 200 and 'id="empty-state"' in page.text  # no marts in bi_marts
