@@ -15,7 +15,6 @@ import sys
 import time
 import urllib.request
 from datetime import UTC, datetime
-from pathlib import Path
 
 import psycopg
 from psycopg import sql
@@ -122,7 +121,7 @@ def run_demo(*, seed: int, leads: int, weeks: int, as_of: str | None) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     csv_path = folder / "crm_leads.csv"
     csv_path.write_text(crm_csv_text(scenario), encoding="utf-8")
-    rows = read_csv(Path(csv_path), mapping={}, tz=zone("UTC"))
+    rows = read_csv(csv_path, mapping={}, tz=zone("UTC"))
     with psycopg.connect(dsn) as conn:
         write_snapshot(conn, rows, csv_path.name, snapshot_at=scenario.snapshot_at)
     confirmations = load_manual_outcomes(dsn, scenario)

@@ -107,25 +107,21 @@ def summarize(result: Any, summary: BuildSummary) -> None:
 
 
 def build(dsn: str, *, variables: dict[str, Any] | None = None, full_refresh: bool = False,
-          unit_tests: bool = True, target_dir: Path | None = None,
-          select: list[str] | None = None, freshness: bool = True) -> BuildSummary:
+          unit_tests: bool = True, target_dir: Path | None = None) -> BuildSummary:
     """``dbt source freshness`` (a warning at most) then ``dbt build``."""
     summary = BuildSummary(success=True)
     vars_args = _vars_arg(variables or {})
-    if freshness:
-        fresh = run_dbt(dsn, ["source", "freshness", *vars_args], target_dir=target_dir)
-        for node_result in getattr(fresh.result, "results", []) or []:
-            status = str(node_result.status)
-            if status in ("warn", "error", "runtime error"):
-                summary.stale_sources.append(
-                    f"{node_result.node.source_name}.{node_result.node.name} ({status})")
+    fresh = run_dbt(dsn, ["source", "freshness", *vars_args], target_dir=target_dir)
+    for node_result in getattr(fresh.result, "results", []) or []:
+        status = str(node_result.status)
+        if status in ("warn", "error", "runtime error"):
+            summary.stale_sources.append(
+                f"{node_result.node.source_name}.{node_result.node.name} ({status})")
     args = ["build", *vars_args]
     if full_refresh:
         args.append("--full-refresh")
     if not unit_tests:
         args += ["--exclude-resource-type", "unit_test"]
-    if select:
-        args += ["--select", *select]
     result = run_dbt(dsn, args, target_dir=target_dir)
     summarize(result, summary)
     if summary.success and summary.count("model") == 0:

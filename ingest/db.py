@@ -10,7 +10,7 @@ import psycopg
 log = logging.getLogger("booking_report.ingest.db")
 
 MIGRATIONS_TABLE = "raw.schema_migrations"
-# One lock key for the whole project's migrations (booking_report/locks.py MIGRATIONS).
+# One advisory lock key for the project's migrations (any fixed bigint).
 _MIGRATION_LOCK = 7_302_118_001
 
 

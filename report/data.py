@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -26,6 +25,10 @@ HEADLINES = [
 
 class ReportError(ValueError):
     """Bad input (week, source) or marts that are not built yet."""
+
+
+class MartsNotBuilt(ReportError):
+    """No refresh has built the marts in this database yet."""
 
 
 @dataclass
@@ -140,14 +143,12 @@ def load_report(dsn: str, *, week: str | None = None, source: str | None = None,
             data.gaps = _rows(conn, sql.SQL(
                 "select * from {}.reconciliation_gaps order by detected_at desc nulls last,"
                 " gap_id limit 200").format(rep))
+            data.private = bool(private)
             if private:
-                data.private = True
                 _load_private(conn, data, sql.Identifier(private), chosen_source)
-            else:
-                data.private = False
             return data
     except psycopg.errors.UndefinedTable:
-        raise ReportError("the marts are not built yet: run `booking-report refresh` "
+        raise MartsNotBuilt("the marts are not built yet: run `booking-report refresh` "
                           "(or `booking-report demo` for demo data)") from None
 
 
@@ -175,7 +176,7 @@ def _load_private(conn, data: ReportData, priv: sql.Identifier, source: str) -> 
 def as_float(value: Any) -> float | None:
     if value is None:
         return None
-    return float(value) if isinstance(value, (Decimal, int, float)) else float(value)
+    return float(value)
 
 
 def fmt_rate(value: Any) -> str:

@@ -46,9 +46,9 @@ def _load() -> reportdata.ReportData:
             source=request.args.get("source") or None,
             reporting=current_app.config.get("REPORTING_SCHEMA", "reporting"),
             private=current_app.config.get("REPORTING_PRIVATE_SCHEMA", "reporting_private"))
+    except reportdata.MartsNotBuilt:
+        return reportdata.ReportData(None, "all", None, None)
     except reportdata.ReportError as exc:
-        if "not built yet" in str(exc):
-            return reportdata.ReportData(None, "all", None, None)
         abort(400, description=str(exc))
 
 
