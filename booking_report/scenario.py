@@ -678,31 +678,32 @@ class _Oracle:
         }
 
     def gaps(self, bookings, lead_rows, latest_by_lead) -> set[tuple[str, str]]:
+        """Each gap type on its own clock: the later of the CRM's change and the chain's
+        latest Cal.com event; an owner's confirmation moves it for outcome_conflict only."""
         sc = self.sc
+        cut = sc.as_of - timedelta(minutes=sc.grace_minutes)
         out: set[tuple[str, str]] = set()
         for lead_id, row in lead_rows.items():
             lead: Lead = row["lead"]
             crm = lead.crm_state
-            b = bookings.get(latest_by_lead.get(lead_id, ""))
-            gap = None
-            if b and b["outcome"] not in ("cancelled", "rejected") and crm in (
-                    "none", "invited", "unknown"):
-                gap = "crm_missing_booking"
-            elif b and b["outcome"] == "cancelled" and crm in ("booked", "rescheduled"):
-                gap = "crm_stale_after_cancel"
-            elif b is None and crm in ("booked", "rescheduled", "completed", "no_show"):
-                gap = "calcom_missing_booking"
-            elif (b and b["outcome_source"] in ("manual", "calcom", "cal_video")
-                  and b["outcome"] in ("completed", "no_show")
-                  and crm in ("completed", "no_show") and b["outcome"] != crm):
-                gap = "outcome_conflict"
-            if gap is None:
-                continue
-            changes = [lead.updated_at or sc.snapshot_at]
-            if b:
-                changes.append(b["calcom_changed_at"])
-            if max(changes) <= sc.as_of - timedelta(minutes=sc.grace_minutes):
-                out.add((lead_id, gap))
+            crm_changed = lead.updated_at or sc.snapshot_at
+            own = [b for b in bookings.values() if b["lead_id"] == lead_id]
+            latest = bookings.get(latest_by_lead.get(lead_id, ""))
+            found: list[tuple[str, datetime]] = []
+            live = [b for b in own if b["outcome"] not in ("cancelled", "rejected")]
+            if live and crm in ("none", "invited", "unknown"):
+                found.append(("crm_missing_booking",
+                              min(max(crm_changed, b["latest_event_at"]) for b in live)))
+            if latest and latest["outcome"] == "cancelled" and crm in ("booked", "rescheduled"):
+                found.append(("crm_stale_after_cancel",
+                              max(crm_changed, latest["latest_event_at"])))
+            if not own and crm in ("booked", "rescheduled", "completed", "no_show"):
+                found.append(("calcom_missing_booking", crm_changed))
+            if (latest and latest["outcome_source"] in ("manual", "calcom", "cal_video")
+                    and latest["outcome"] in ("completed", "no_show")
+                    and crm in ("completed", "no_show") and latest["outcome"] != crm):
+                found.append(("outcome_conflict", max(crm_changed, latest["calcom_changed_at"])))
+            out |= {(lead_id, gap) for gap, detected in found if detected <= cut}
         return out
 
     def weekly(self, bookings, lead_rows) -> dict[tuple[date, str], dict[str, Any]]:

@@ -31,13 +31,48 @@
     end
 {%- endmacro %}
 
-{#- Cast text to timestamptz only when it looks like an ISO-8601 instant; else null.
-    A malformed value in one payload must not break the whole build. -#}
+{#- Cast text to timestamptz only when it is a real ISO-8601 instant; else null. Never
+    throws: the shape is matched first, then every field's value is checked (month,
+    day of that month, leap years, hours, minutes, seconds, offset ≤ 15:59) before the
+    cast, so `2026-02-30T10:00Z`, `T25:00`, year 0000 or `+25:00` give null instead of
+    failing the whole model (one bad delivery must not freeze every later refresh).
+    A zone is required, so the result never depends on the session time zone. -#}
 {% macro safe_timestamptz(text_expr) -%}
-    case
-        when ({{ text_expr }}) ~ '^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)$'
-            then cast({{ text_expr }} as timestamptz)
-    end
+    (
+        select case
+            when ts_parts is not null
+                and cast(ts_parts[1] as integer) between 1 and 9999
+                and cast(ts_parts[2] as integer) between 1 and 12
+                and cast(ts_parts[3] as integer) between 1 and case
+                    when cast(ts_parts[2] as integer) in (4, 6, 9, 11) then 30
+                    when cast(ts_parts[2] as integer) <> 2 then 31
+                    when cast(ts_parts[1] as integer) % 4 = 0
+                        and (cast(ts_parts[1] as integer) % 100 <> 0
+                            or cast(ts_parts[1] as integer) % 400 = 0) then 29
+                    else 28
+                end
+                and cast(ts_parts[4] as integer) <= 23
+                and cast(ts_parts[5] as integer) <= 59
+                and coalesce(cast(ts_parts[6] as integer), 0) <= 59
+                and coalesce(cast(ts_parts[7] as integer), 0) <= 15
+                and coalesce(cast(ts_parts[8] as integer), 0) <= 59
+                then cast(ts_text as timestamptz)
+        end
+        from (
+            select
+                ts_input.ts_text,
+                regexp_match(
+                    ts_input.ts_text,
+                    '^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2})(?::?(\d{2}))?)$'
+                ) as ts_parts
+            from (select trim({{ text_expr }}) as ts_text) as ts_input
+        ) as ts_matched
+    )
+{%- endmacro %}
+
+{#- A text value that is present (not null, not blank) but unreadable as an instant. -#}
+{% macro is_unreadable_timestamptz(text_expr) -%}
+    (nullif(trim({{ text_expr }}), '') is not null and {{ safe_timestamptz(text_expr) }} is null)
 {%- endmacro %}
 
 {#- Order of lifecycle triggers at the same send time (DESIGN.md, Exact rules). -#}

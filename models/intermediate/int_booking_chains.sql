@@ -109,6 +109,7 @@ final as (
         current_booking.uid_state as booking_state,
         current_booking.start_at,
         current_booking.end_at,
+        current_booking.slot_event_id,
         coalesce(per_chain.first_created_event_at, per_chain.first_event_at) as booked_at,
         cast(per_chain.reschedule_count as integer) as reschedule_count,
         per_chain.has_incomplete_history,

@@ -1,7 +1,9 @@
 {#- The outcome of every chain, by the first rule that applies (DESIGN.md):
-    manual confirmation > lifecycle state (cancelled / rejected / pending) > Cal.com
-    no-show marks > Cal Video no-show > CRM outcome updated after the slot began >
-    optional assumed completion > the clock (upcoming / awaiting_outcome / needs_review). -#}
+    manual confirmation > lifecycle state (cancelled / rejected / pending) > a
+    suspicious slot (ends before it starts, or starts more than two years from its
+    booking: needs review, kept out of the weekly rates) > Cal.com no-show marks > Cal
+    Video no-show > CRM outcome updated after the slot began > optional assumed
+    completion > the clock (upcoming / awaiting_outcome / needs_review). -#}
 with
 
 chains as (
@@ -22,9 +24,19 @@ leads as (
 
 ),
 
+usable_events as (
+
+    select * from {{ ref('int_webhook_events_checked') }}
+    where feed_problem is null
+
+),
+
 attendees as (
 
-    select * from {{ ref('stg_calcom__event_attendees') }}
+    -- attendees of events kept in the chains only (no marks from a problem event)
+    select attendee_rows.*
+    from {{ ref('stg_calcom__event_attendees') }} as attendee_rows
+    inner join usable_events on usable_events.event_id = attendee_rows.event_id
 
 ),
 
@@ -107,9 +119,8 @@ video_evidence as (
         bool_or(trigger_event = 'AFTER_GUESTS_CAL_VIDEO_NO_SHOW') as has_guests_no_show,
         bool_or(trigger_event = 'AFTER_HOSTS_CAL_VIDEO_NO_SHOW') as has_hosts_no_show
 
-    from {{ ref('stg_calcom__webhook_events') }}
+    from usable_events
     where trigger_event in ('AFTER_GUESTS_CAL_VIDEO_NO_SHOW', 'AFTER_HOSTS_CAL_VIDEO_NO_SHOW')
-      and booking_uid is not null
     group by booking_uid
 
 ),
@@ -135,10 +146,25 @@ crm_evidence as (
 
 ),
 
+slot_checks as (
+
+    select
+        booking_id,
+        case
+            when end_at < start_at then 'end_before_start'
+            when start_at > booked_at + interval '2 years'
+                or start_at < booked_at - interval '2 years' then 'start_far_from_booking'
+        end as slot_problem
+
+    from chains
+
+),
+
 decided as (
 
     select
         chains.booking_id,
+        slot_checks.slot_problem,
         chains.booking_state,
         latest_manual.manual_outcome,
         latest_manual.manual_confirmed_at,
@@ -151,6 +177,7 @@ decided as (
             when latest_manual.manual_outcome is not null then latest_manual.manual_outcome
             when chains.booking_state in ('cancelled', 'rejected', 'pending')
                 then chains.booking_state
+            when slot_checks.slot_problem is not null then 'needs_review'
             when mark_evidence.marked_attendees > 0 and mark_evidence.is_every_attendee_no_show
                 then 'no_show'
             when video_evidence.has_guests_no_show then 'no_show'
@@ -170,6 +197,7 @@ decided as (
         case
             when latest_manual.manual_outcome is not null then 'manual'
             when chains.booking_state in ('cancelled', 'rejected', 'pending') then 'lifecycle'
+            when slot_checks.slot_problem is not null then 'feed_problem'
             when mark_evidence.marked_attendees > 0 and mark_evidence.is_every_attendee_no_show
                 then 'calcom'
             when video_evidence.has_guests_no_show or video_evidence.has_hosts_no_show
@@ -184,6 +212,7 @@ decided as (
         end as outcome_source
 
     from chains
+    inner join slot_checks on slot_checks.booking_id = chains.booking_id
     left join latest_manual on latest_manual.booking_id = chains.booking_id
     left join mark_evidence on mark_evidence.booking_uid = chains.current_booking_uid
     left join video_evidence on video_evidence.booking_uid = chains.current_booking_uid

@@ -1,19 +1,15 @@
 {#- One row per Cal.com booking uid: what its events say about it, latest first.
     "Latest" is by send time, then the fixed trigger order, then body hash: never by
     arrival order. Uids only known as a `rescheduleUid` are added as rows without
-    events (their creation was missed). -#}
+    events (their creation was missed). Events with a feed problem (unreadable times,
+    no uid, a reused uid…) are kept out; `reporting.feed_problems` lists them. -#}
 with
 
 events as (
 
-    select * from {{ ref('stg_calcom__webhook_events') }}
-    where booking_uid is not null
-      and trigger_event in (
-          'BOOKING_CREATED', 'BOOKING_REQUESTED', 'BOOKING_RESCHEDULED',
-          'BOOKING_CANCELLED', 'BOOKING_REJECTED', 'BOOKING_NO_SHOW_UPDATED',
-          'AFTER_GUESTS_CAL_VIDEO_NO_SHOW', 'AFTER_HOSTS_CAL_VIDEO_NO_SHOW',
-          'MEETING_STARTED', 'MEETING_ENDED'
-      )
+    select * from {{ ref('int_webhook_events_checked') }}
+    where is_booking_event
+      and feed_problem is null
 
 ),
 
@@ -51,7 +47,8 @@ latest_slot as (
     select distinct on (booking_uid)
         booking_uid,
         start_at,
-        end_at
+        end_at,
+        event_id as slot_event_id
 
     from ordered
     where start_at is not null
@@ -189,6 +186,7 @@ final as (
         latest_lifecycle.latest_lifecycle_trigger,
         latest_slot.start_at,
         latest_slot.end_at,
+        latest_slot.slot_event_id,
         latest_details.booker_email,
         latest_details.booker_name,
         latest_details.event_type,

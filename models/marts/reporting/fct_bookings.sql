@@ -35,8 +35,13 @@ joined as (
         leads.reminder_sent_at,
         outcomes.outcome,
         outcomes.outcome_source,
-        {{ local_date('chains.start_at') }} - {{ local_date('chains.booked_at') }}
-            as lead_time_days
+        outcomes.slot_problem,
+        -- a suspicious slot (year 9999, ends before it starts) has no week and no lead
+        -- time: it goes to review, never into the weekly rates or the week spine
+        case when outcomes.slot_problem is null then chains.start_at end as reportable_start_at,
+        case when outcomes.slot_problem is null
+            then {{ local_date('chains.start_at') }} - {{ local_date('chains.booked_at') }}
+        end as lead_time_days
 
     from chains
     inner join outcomes on outcomes.booking_id = chains.booking_id
@@ -59,7 +64,7 @@ final as (
         cast(start_at as timestamptz) as start_at,
         cast(end_at as timestamptz) as end_at,
         cast({{ week_start('booked_at') }} as date) as booked_week,
-        cast({{ week_start('start_at') }} as date) as slot_week,
+        cast({{ week_start('reportable_start_at') }} as date) as slot_week,
         cast(lead_time_days as integer) as lead_time_days,
         cast(case
             when lead_time_days is null then null
@@ -74,6 +79,7 @@ final as (
         cast(booking_state as text) as booking_state,
         cast(outcome as text) as outcome,
         cast(outcome_source as text) as outcome_source,
+        cast(slot_problem as text) as slot_problem,
         cast(cancellation_reason as text) as cancellation_reason,
         cast(is_reschedule_request as boolean) as is_reschedule_request,
         cast(

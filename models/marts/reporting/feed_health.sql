@@ -1,7 +1,9 @@
 {#- One row: can the week's numbers be trusted? `stale` when no valid delivery was
     sent in feed_stale_after_hours before as_of; `degraded` when too many recent
     bookings are CRM-only or have incomplete history, or too many recent deliveries
-    were refused; else `healthy`. Not healthy = the report's fallback mode. -#}
+    were refused (only refusals that look like Cal.com's own deliveries count: unsigned
+    requests are strangers' traffic); else `healthy`. Not healthy = the report's
+    fallback mode. Feed problems (events kept out of the chains) are counted. -#}
 with
 
 events as (
@@ -31,6 +33,12 @@ leads as (
 gaps as (
 
     select * from {{ ref('reconciliation_gaps') }}
+
+),
+
+problems as (
+
+    select * from {{ ref('feed_problems') }}
 
 ),
 
@@ -65,8 +73,13 @@ delivery_stats as (
 
     select
         (select count(*) from rejections
-            where received_at > {{ as_of() }} - interval '1 day' * {{ var('feed_refused_lookback_days') }}
+            where is_calcom_like
+              and received_at > {{ as_of() }} - interval '1 day' * {{ var('feed_refused_lookback_days') }}
               and received_at <= {{ as_of() }}) as refused_deliveries_7d,
+        (select count(*) from rejections
+            where not is_calcom_like
+              and received_at > {{ as_of() }} - interval '1 day' * {{ var('feed_refused_lookback_days') }}
+              and received_at <= {{ as_of() }}) as unsigned_requests_7d,
         (select count(*) from events
             where delivery_source = 'webhook'
               and received_at > {{ as_of() }} - interval '1 day' * {{ var('feed_refused_lookback_days') }}
@@ -89,6 +102,10 @@ booking_stats as (
               and first_booked_at > {{ as_of() }} - interval '1 day' * {{ var('feed_missing_share_lookback_days') }}
               and first_booked_at <= {{ as_of() }}) as recent_crm_only_bookings,
         (select count(*) from gaps) as open_gaps,
+        (select count(*) from problems) as feed_problems,
+        (select count(*) from problems
+            where received_at > {{ as_of() }} - interval '1 day' * {{ var('feed_refused_lookback_days') }}
+              and received_at <= {{ as_of() }}) as feed_problems_7d,
         (select count(*) from leads) as lead_count
 
 ),
@@ -157,6 +174,9 @@ final as (
         cast(refused_deliveries_7d as integer) as refused_deliveries_7d,
         cast(accepted_deliveries_7d as integer) as accepted_deliveries_7d,
         cast(refused_share_7d as numeric) as refused_share_7d,
+        cast(unsigned_requests_7d as integer) as unsigned_requests_7d,
+        cast(feed_problems as integer) as feed_problems,
+        cast(feed_problems_7d as integer) as feed_problems_7d,
         cast(recent_chains as integer) as recent_chains,
         cast(recent_incomplete_chains as integer) as recent_incomplete_chains,
         cast(recent_crm_only_bookings as integer) as recent_crm_only_bookings,

@@ -1,5 +1,5 @@
-{#- Everything that needs an owner: past slots with no outcome evidence, CRM-vs-Cal.com
-    gaps, and bookings that match no lead. An owner's confirmation removes a slot from
+{#- Everything that needs an owner: past slots with no outcome evidence, slots that
+    cannot be real, CRM-vs-Cal.com gaps, and bookings that match no lead. An owner's confirmation removes a slot from
     the queue at the next refresh. -#}
 with
 
@@ -38,6 +38,22 @@ items as (
 
     from bookings
     where outcome = 'needs_review'
+      and slot_problem is null
+
+    union all
+
+    select
+        'suspicious_slot' as reason,
+        booking_id,
+        lead_id,
+        latest_calcom_event_at as since,
+        case slot_problem
+            when 'end_before_start' then 'the slot ends before it starts'
+            else 'the slot starts more than two years from when it was booked'
+        end || ': check the booking in Cal.com' as detail
+
+    from bookings
+    where slot_problem is not null
 
     union all
 

@@ -54,12 +54,18 @@ renamed as (
         nullif(trim(booking ->> 'cancelledBy'), '') as cancelled_by,
         coalesce(booking ->> 'requestReschedule' = 'true', false) as is_reschedule_request,
 
-        ---------- timestamps
+        ---------- timestamps (null when absent or unreadable; never an error)
         {{ safe_timestamptz("booking ->> 'startTime'") }} as start_at,
         {{ safe_timestamptz("booking ->> 'endTime'") }} as end_at,
         -- the envelope's send time; for flat MEETING_* bodies this is the booking's
         -- creation time instead (DESIGN.md), so they never move clocks downstream
         {{ safe_timestamptz("payload ->> 'createdAt'") }} as sent_at,
+        -- the fields that are present but are not a real instant (2026-02-30, +25:00…)
+        nullif(concat_ws(', ',
+            case when {{ is_unreadable_timestamptz("payload ->> 'createdAt'") }} then 'createdAt' end,
+            case when {{ is_unreadable_timestamptz("booking ->> 'startTime'") }} then 'startTime' end,
+            case when {{ is_unreadable_timestamptz("booking ->> 'endTime'") }} then 'endTime' end
+        ), '') as unreadable_timestamp_fields,
         received_at
 
     from enveloped

@@ -1,0 +1,105 @@
+{#- Every stored Cal.com delivery, with the reason it is kept out of the booking chains
+    (`feed_problem`), or null when it is usable. Bad data never stops a refresh and
+    never vanishes (DESIGN.md): an event that cannot be read or placed is listed in
+    `reporting.feed_problems` instead of failing a model or silently dropping out.
+    PING and triggers this project does not use are neither chain events nor problems. -#}
+with
+
+events as (
+
+    select * from {{ ref('stg_calcom__webhook_events') }}
+
+),
+
+classified as (
+
+    select
+        *,
+        trigger_event in (
+            'BOOKING_CREATED', 'BOOKING_REQUESTED', 'BOOKING_RESCHEDULED',
+            'BOOKING_CANCELLED', 'BOOKING_REJECTED', 'BOOKING_NO_SHOW_UPDATED',
+            'AFTER_GUESTS_CAL_VIDEO_NO_SHOW', 'AFTER_HOSTS_CAL_VIDEO_NO_SHOW',
+            'MEETING_STARTED', 'MEETING_ENDED'
+        ) as is_booking_event,
+        case
+            when not is_parsed or trigger_event is null then 'unreadable_body'
+            when trigger_event not in (
+                'BOOKING_CREATED', 'BOOKING_REQUESTED', 'BOOKING_RESCHEDULED',
+                'BOOKING_CANCELLED', 'BOOKING_REJECTED', 'BOOKING_NO_SHOW_UPDATED',
+                'AFTER_GUESTS_CAL_VIDEO_NO_SHOW', 'AFTER_HOSTS_CAL_VIDEO_NO_SHOW',
+                'MEETING_STARTED', 'MEETING_ENDED'
+            ) then null
+            when unreadable_timestamp_fields is not null then 'unreadable_timestamp'
+            when sent_at is null then 'missing_sent_at'
+            when booking_uid is null then 'missing_booking_uid'
+            -- Cal.com did not exist before 2000; a send time more than a day after we
+            -- received the body is a broken clock. Either would stretch every weekly
+            -- spine to that year.
+            when sent_at < cast('2000-01-01T00:00:00Z' as timestamptz)
+                or sent_at > received_at + interval '1 day' then 'implausible_sent_at'
+        end as event_problem,
+        case
+            when not is_parsed or trigger_event is null
+                then coalesce(parse_error, 'the body has no triggerEvent')
+            when unreadable_timestamp_fields is not null
+                then 'not a real instant: ' || unreadable_timestamp_fields
+            when sent_at is null then 'createdAt is missing'
+            when booking_uid is null then 'no booking uid (uid / bookingUid)'
+            else 'createdAt is before 2000 or more than a day after the body was received'
+        end as event_problem_detail
+
+    from events
+
+),
+
+creation_slots as (
+
+    -- a uid is one booking: two CREATED / REQUESTED events with the same uid and a
+    -- different slot are two bookings sharing it. The latest one is kept.
+    select
+        event_id,
+        start_at,
+        end_at,
+        first_value(start_at) over latest_first as latest_start_at,
+        first_value(end_at) over latest_first as latest_end_at
+
+    from classified
+    where event_problem is null
+      and trigger_event in ('BOOKING_CREATED', 'BOOKING_REQUESTED')
+      and start_at is not null
+    window latest_first as (
+        partition by booking_uid
+        order by sent_at desc, trigger_rank desc, body_sha256 desc
+    )
+
+),
+
+uid_conflicts as (
+
+    select event_id
+    from creation_slots
+    where start_at <> latest_start_at
+       or end_at is distinct from latest_end_at
+
+),
+
+final as (
+
+    select
+        classified.*,
+        case
+            when classified.event_problem is not null then classified.event_problem
+            when uid_conflicts.event_id is not null then 'uid_conflict'
+        end as feed_problem,
+        case
+            when classified.event_problem is not null then classified.event_problem_detail
+            when uid_conflicts.event_id is not null
+                then 'the uid was reused for a booking with another slot; the latest is kept'
+        end as feed_problem_detail
+
+    from classified
+    left join uid_conflicts on uid_conflicts.event_id = classified.event_id
+
+)
+
+select * from final
