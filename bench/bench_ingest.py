@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_ingest.py [--leads 1500] [--weeks 12]
 
-Sends signed deliveries to a real `booking-report serve` (gunicorn, 2 workers) on
+Sends signed deliveries to a real `booking-report serve` (waitress) on
 127.0.0.1 only, from 4 client threads, then times `dbt build` on the result. Uses a
 throwaway database on TEST_PG_ADMIN_URL's server (default 127.0.0.1:5432) and drops it.
 """
@@ -59,7 +59,7 @@ def main() -> None:
             port = sock.getsockname()[1]
         env = dict(os.environ, DATABASE_URL=dsn, CALCOM_WEBHOOK_SECRETS=SECRET)
         proc = subprocess.Popen([sys.executable, "-m", "booking_report.cli", "serve",
-                                 "--port", str(port), "--workers", "2"], env=env, cwd=REPO,
+                                 "--port", str(port)], env=env, cwd=REPO,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
         for _ in range(150):
@@ -87,7 +87,7 @@ def main() -> None:
         assert set(statuses) == {200}, set(statuses)
         latencies.sort()
         print(f"deliveries: {len(sc.bodies)} in {elapsed:.2f} s = "
-              f"{len(sc.bodies) / elapsed:.0f}/s (4 clients, 2 gunicorn workers)")
+              f"{len(sc.bodies) / elapsed:.0f}/s (4 clients, one waitress process)")
         print(f"latency: p50 {1000 * statistics.median(latencies):.1f} ms, "
               f"p95 {1000 * latencies[int(0.95 * len(latencies))]:.1f} ms, "
               f"max {1000 * latencies[-1]:.1f} ms")

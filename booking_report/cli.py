@@ -57,14 +57,14 @@ def cmd_init_db(args) -> int:
 
 def cmd_serve(args) -> int:
     from booking_report.database import resolve
-    from booking_report.server import run_gunicorn
-    from ingest.db import init_db
+    from booking_report.server import run_server
 
+    # no migrations here: the receiver may run as a role that can only insert, and it
+    # must start (and spool) while the database is down
     db = resolve()
-    init_db(db.dsn)
     try:
-        run_gunicorn(db, host=args.host, port=args.port, workers=args.workers,
-                     allow_unsigned=args.allow_unsigned, insecure_cookies=args.insecure_cookies)
+        run_server(db, host=args.host, port=args.port, threads=args.threads,
+                   allow_unsigned=args.allow_unsigned, insecure_cookies=args.insecure_cookies)
     except ValueError as exc:  # unsafe login / cookie configuration
         raise UsageError(str(exc)) from None
     return 0
@@ -182,12 +182,21 @@ def cmd_demo(args) -> int:
 
 def cmd_drain_spool(args) -> int:
     from booking_report.database import resolve
-    from ingest.spool import drain
+    from ingest.spool import UNREADABLE, drain, unreadable
 
     db = resolve()
     spool_dir = Path(os.environ.get("BOOKING_REPORT_SPOOL_DIR", ".data/spool"))
-    print(f"drained {drain(spool_dir, db.dsn)} spooled deliveries from {spool_dir}")
-    return 0
+    result = drain(spool_dir, db.dsn, connect_kwargs={"connect_timeout": 10})
+    aside = unreadable(spool_dir)
+    print(f"drained {result.drained} spooled deliveries from {spool_dir}; {result.left} "
+          f"left, {len(aside)} unreadable in {spool_dir / UNREADABLE}")
+    if result.left:
+        print("error: the database refused or did not answer; what is left stays in the "
+              "spool (run drain-spool again, or let `serve` drain it)", file=sys.stderr)
+    if aside:
+        print(f"error: {len(aside)} spool files could not be read; inspect them in "
+              f"{spool_dir / UNREADABLE} (they are not retried)", file=sys.stderr)
+    return 1 if result.left or aside else 0
 
 
 # ---------------------------------------------------------------- parser
@@ -217,10 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("init-db", help="create or upgrade the raw schema (idempotent)")
     p.set_defaults(func=cmd_init_db)
 
-    p = sub.add_parser("serve", help="run the webhook receiver and report page (gunicorn)")
+    p = sub.add_parser("serve", help="run the webhook receiver and report page")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=positive_int, default=8000)
-    p.add_argument("--workers", type=positive_int, default=2)
+    p.add_argument("--threads", type=positive_int, default=8,
+                   help="request threads (slow or idle clients never hold one)")
     p.add_argument("--allow-unsigned", action="store_true",
                    help="DEVELOPMENT ONLY: accept deliveries without a valid signature")
     p.add_argument("--insecure-cookies", action="store_true",

@@ -1,7 +1,7 @@
 """`booking-report demo`: the whole pipeline on realistic generated data.
 
 A dedicated database (``booking_report_demo``, recreated each run) on the configured
-server or the embedded Postgres; the real receiver under gunicorn; every Cal.com
+server or the embedded Postgres; the real receiver (waitress); every Cal.com
 event sent as a signed HTTP POST; the CRM export loaded as a CSV; a refresh; the
 weekly report.
 """
@@ -77,7 +77,7 @@ def start_receiver(dsn: str, port: int) -> subprocess.Popen:
     env.pop("BOOKING_REPORT_DATABASE", None)  # the URL already names the demo database
     return subprocess.Popen(
         [sys.executable, "-m", "booking_report.cli", "serve", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "2"],
+         "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
@@ -97,7 +97,7 @@ def run_demo(*, seed: int, leads: int, weeks: int, as_of: str | None) -> int:
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    say(f"starting the webhook receiver (gunicorn) on {url}")
+    say(f"starting the webhook receiver on {url}")
     proc = start_receiver(dsn, port)
     try:
         wait_healthy(url, proc)

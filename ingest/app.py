@@ -1,27 +1,23 @@
 """The Cal.com webhook receiver (Flask app factory).
 
 Verify, store, commit, then answer: a 2xx means the body is durable (in Postgres,
-or in the local spool when Postgres is briefly unreachable).
+or in the local spool when Postgres is down, hung or refusing writes). The app never
+runs DDL: migrations are `init-db`'s job, run by the schema owner.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import time
-from pathlib import Path
 from typing import Any
 
-import psycopg
 from flask import Blueprint, Flask, current_app, jsonify, request
-from psycopg_pool import PoolTimeout
 
 import webauth
-from ingest import spool
-from ingest.pool import get_pool
+from ingest.durable import DatabaseUnavailable, DeliveryStore
 from ingest.review import review
 from ingest.signature import SignatureError, verify
-from ingest.store import body_hash, parse_body, record_rejection, store_event
+from ingest.store import body_hash, parse_body
 
 log = logging.getLogger("booking_report.ingest")
 
@@ -36,7 +32,10 @@ DEFAULTS: dict[str, Any] = {
     "ALLOW_UNSIGNED_WEBHOOKS": False,
     "MAX_BODY_BYTES": 1024 * 1024,
     "SPOOL_DIR": ".data/spool",
-    "DB_RETRY_SECONDS": 1.5,
+    # the longest a delivery waits for Postgres before it is spooled instead
+    "DB_DEADLINE_SECONDS": 2.0,
+    # how often the background drainer probes a database known to be down
+    "DB_PROBE_SECONDS": 1.0,
 }
 
 
@@ -85,17 +84,20 @@ def _remote() -> str | None:
     return request.remote_addr
 
 
+def delivery_store() -> DeliveryStore:
+    return current_app.extensions["delivery_store"]
+
+
 def _reject(reason: str, status: int, message: str, body: bytes | None,
             size: int | None) -> tuple[Any, int]:
-    digest = body_hash(body) if body is not None else None
-    try:
-        with get_pool().connection() as conn:
-            record_rejection(conn, reason=reason, status_code=status, body_size=size,
-                             body_sha256=digest, remote_addr=_remote())
-    except (psycopg.Error, PoolTimeout):
-        log.warning("could not record rejection reason=%s (database unavailable)", reason)
-    log.warning("delivery refused reason=%s status=%d size=%s remote=%s",
-                reason, status, size, _remote())
+    has_signature = bool((request.headers.get("X-Cal-Signature-256") or "").strip())
+    recorded = delivery_store().record_rejection(
+        reason=reason, status_code=status, body_size=size,
+        body_sha256=body_hash(body) if body is not None else None, remote_addr=_remote(),
+        has_signature=has_signature)
+    log.warning("delivery refused reason=%s status=%d size=%s signed=%s remote=%s%s",
+                reason, status, size, has_signature, _remote(),
+                "" if recorded else " (not recorded: database unavailable)")
     return jsonify({"status": "refused", "reason": reason, "error": message}), status
 
 
@@ -124,11 +126,9 @@ def receive_calcom():
 
     parsed = parse_body(body)
     version = request.headers.get("X-Cal-Webhook-Version")
-    result = _store_durably(body, parsed, version, secret_index)
+    result = delivery_store().store(body, parsed, webhook_version=version,
+                                    secret_index=secret_index)
     if result is None:
-        spool.write(Path(cfg["SPOOL_DIR"]), body, webhook_version=version,
-                    secret_index=secret_index)
-        log.error("database unavailable: delivery spooled sha=%s", body_hash(body)[:12])
         return jsonify({"status": "spooled"}), 202
 
     log.info("delivery %s trigger=%s event_id=%s sha=%s", result.status,
@@ -148,44 +148,26 @@ def receive_calcom():
     return jsonify(answer), 200
 
 
-def _store_durably(body, parsed, version, secret_index):
-    """Store and commit, retrying briefly; None when the database stays unreachable."""
-    cfg = current_app.config
-    deadline = time.monotonic() + float(cfg["DB_RETRY_SECONDS"])
-    while True:
-        try:
-            with get_pool().connection() as conn:
-                result = store_event(conn, body, parsed, webhook_version=version,
-                                     secret_index=secret_index, source="webhook")
-            # leaving the block committed the transaction
-            _maybe_drain_spool()
-            return result
-        except (psycopg.Error, PoolTimeout) as exc:
-            # any database failure (down, permissions, disk full…): retry, then spool;
-            # an authenticated delivery is never answered with an error and dropped
-            log.warning("database write failed: %s", type(exc).__name__)
-            if time.monotonic() >= deadline:
-                return None
-            time.sleep(0.25)
-
-
-def _maybe_drain_spool() -> None:
-    spool_dir = Path(current_app.config["SPOOL_DIR"])
-    if spool.pending(spool_dir):
-        try:
-            spool.drain(spool_dir, current_app.config["DATABASE_URL"])
-        except psycopg.Error:
-            log.warning("spool drain deferred: database error")
-
-
 @webhooks.get("/healthz")
 def healthz():
-    try:
-        with get_pool().connection() as conn:
-            conn.execute("select 1")
-        return jsonify({"status": "ok", "database": "reachable"}), 200
-    except (psycopg.Error, PoolTimeout):
-        return jsonify({"status": "error", "database": "unreachable"}), 503
+    """200 while deliveries are durable (in Postgres, or in the spool while it is not);
+    the body says which, and how many deliveries wait in the spool."""
+    store = delivery_store()
+    if not store.database_down:
+        try:
+            store.run(lambda conn: conn.execute("select 1"))
+        except DatabaseUnavailable:
+            pass
+    health = store.health()
+    accepting = health.database == "reachable" or health.spool_writable
+    return jsonify({
+        "status": "ok" if health.database == "reachable" else "degraded",
+        "accepting_deliveries": accepting,
+        "database": health.database,
+        "database_problem": health.reason,
+        "spool_depth": health.spool_depth,
+        "spool_unreadable": health.spool_unreadable,
+    }), 200 if accepting else 503
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -199,6 +181,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if app.config["ALLOW_UNSIGNED_WEBHOOKS"]:
         log.warning("!!! ALLOW_UNSIGNED_WEBHOOKS is on: unsigned Cal.com deliveries are "
                     "accepted. Never use this in production. !!!")
+    app.extensions["delivery_store"] = DeliveryStore(
+        app.config["DATABASE_URL"], app.config["SPOOL_DIR"],
+        deadline=float(app.config["DB_DEADLINE_SECONDS"]),
+        probe_interval=float(app.config["DB_PROBE_SECONDS"]))
     app.register_blueprint(webhooks)
     webauth.configure(app)
     app.register_blueprint(review)

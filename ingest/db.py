@@ -57,3 +57,28 @@ def init_db(dsn: str) -> list[str]:
             conn.execute("select pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
             conn.commit()
     return applied_now
+
+
+def describe_schema(dsn: str, timeout: int = 3) -> str:
+    """One line for `serve`'s start-up: is the raw schema there and up to date?
+
+    Never raises and never changes anything (the receiver runs no DDL).
+    """
+    expected = [version for version, _ in migration_files()]
+    try:
+        with psycopg.connect(dsn, connect_timeout=timeout) as conn:
+            done = {r[0] for r in conn.execute(f"select version from {MIGRATIONS_TABLE}")}
+    except psycopg.errors.UndefinedTable:
+        return ("the raw schema does not exist yet: run `booking-report init-db` as the "
+                "schema owner; deliveries are spooled until then")
+    except psycopg.errors.InsufficientPrivilege:
+        return (f"reachable, but this role cannot read {MIGRATIONS_TABLE} (see "
+                "docs/roles.sql); deliveries are stored as usual")
+    except psycopg.Error as exc:
+        return (f"unreachable ({type(exc).__name__}): deliveries are spooled and stored "
+                "automatically once it answers")
+    missing = [v for v in expected if v not in done]
+    if missing:
+        return (f"the raw schema is behind (missing {', '.join(missing)}): run "
+                "`booking-report init-db` as the schema owner")
+    return f"reachable, raw schema up to date ({expected[-1]})"

@@ -10,11 +10,9 @@ from __future__ import annotations
 import logging
 from urllib.parse import quote
 
-import psycopg
-from flask import Blueprint, abort, jsonify, redirect, request
-from psycopg_pool import PoolTimeout
+from flask import Blueprint, abort, current_app, jsonify, redirect, request
 
-from ingest.pool import get_pool
+from ingest.durable import DatabaseUnavailable
 from webauth import check_csrf, current_user, login_required
 
 log = logging.getLogger("booking_report.ingest.review")
@@ -44,14 +42,13 @@ def confirm_outcome():
         abort(400, description="the note is longer than 2000 characters")
     user = current_user() or "unknown"
     try:
-        with get_pool().connection() as conn:
-            row = conn.execute(
-                "insert into raw.manual_outcomes (booking_id, outcome, confirmed_by, note)"
-                " values (%s, %s, %s, %s) returning confirmation_id, confirmed_at",
-                (booking_id, outcome, user, note)).fetchone()
-    except (psycopg.OperationalError, PoolTimeout):
+        row = current_app.extensions["delivery_store"].run(lambda conn: conn.execute(
+            "insert into raw.manual_outcomes (booking_id, outcome, confirmed_by, note)"
+            " values (%s, %s, %s, %s) returning confirmation_id, confirmed_at",
+            (booking_id, outcome, user, note)).fetchone())
+    except DatabaseUnavailable:
         abort(503, description="the database is unreachable; the confirmation was not "
-                               "saved, try again")
+                               "saved, try again in a minute")
     log.info("manual outcome confirmed booking=%s outcome=%s by=%s", booking_id, outcome, user)
     if _wants_json():
         return jsonify({"status": "saved", "confirmation_id": row[0],

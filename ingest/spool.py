@@ -12,7 +12,9 @@ import base64
 import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -46,32 +48,91 @@ def write(spool_dir: Path, body: bytes, *, webhook_version: str | None,
     return final
 
 
+UNREADABLE = "unreadable"
+
+
+@dataclass
+class DrainResult:
+    drained: int = 0
+    left: int = 0  # still waiting (the database failed during the drain)
+    unreadable: int = 0  # moved aside to <spool>/unreadable/ by this drain
+
+    @property
+    def complete(self) -> bool:
+        return self.left == 0
+
+
 def pending(spool_dir: Path) -> list[Path]:
     if not spool_dir.is_dir():
         return []
     return sorted(p for p in spool_dir.glob("*.json") if not p.name.startswith("."))
 
 
-def drain(spool_dir: Path, dsn: str) -> int:
-    """Store every spooled body; return how many files were drained."""
+def unreadable(spool_dir: Path) -> list[Path]:
+    folder = spool_dir / UNREADABLE
+    return sorted(folder.glob("*")) if folder.is_dir() else []
+
+
+def writable(spool_dir: Path) -> bool:
+    try:
+        spool_dir.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(spool_dir, os.W_OK | os.X_OK)
+
+
+def _move_aside(spool_dir: Path, path: Path) -> None:
+    """A torn or unreadable spool file is moved aside once, never retried forever."""
+    folder = spool_dir / UNREADABLE
+    folder.mkdir(parents=True, exist_ok=True)
+    os.replace(path, folder / path.name)
+    log.error("spool file %s is unreadable; moved to %s for a person to inspect",
+              path.name, folder)
+
+
+def read(path: Path) -> tuple[bytes, dict[str, Any]]:
+    record = json.loads(path.read_text(encoding="utf-8"))
+    body = base64.b64decode(record["body_b64"], validate=True)
+    if body_hash(body) != path.stem:
+        raise ValueError("the body does not match the file's hash (torn or edited)")
+    return body, record
+
+
+def drain(spool_dir: Path, dsn: str, *, connect_kwargs: dict[str, Any] | None = None
+          ) -> DrainResult:
+    """Store every spooled body. Stops at the first database error (what is left stays
+    for the next drain); an unreadable file is moved aside and the drain goes on."""
     files = pending(spool_dir)
+    result = DrainResult()
     if not files:
-        return 0
-    drained = 0
-    with psycopg.connect(dsn) as conn:
-        for path in files:
+        return result
+    try:
+        conn = psycopg.connect(dsn, **(connect_kwargs or {}))
+    except psycopg.Error:
+        result.left = len(files)
+        return result
+    with conn:
+        for index, path in enumerate(files):
             try:
-                record = json.loads(path.read_text(encoding="utf-8"))
-                body = base64.b64decode(record["body_b64"])
-            except (OSError, ValueError, KeyError):
-                log.exception("spool file unreadable, left in place: %s", path.name)
+                body, record = read(path)
+            except FileNotFoundError:
+                continue  # drained by another process meanwhile
+            except (OSError, ValueError, KeyError, TypeError):
+                _move_aside(spool_dir, path)
+                result.unreadable += 1
                 continue
-            store_event(conn, body, parse_body(body),
-                        webhook_version=record.get("webhook_version"),
-                        secret_index=record.get("secret_index"),
-                        source=record.get("source", "webhook"))
-            conn.commit()
+            try:
+                store_event(conn, body, parse_body(body),
+                            webhook_version=record.get("webhook_version"),
+                            secret_index=record.get("secret_index"),
+                            source=record.get("source", "webhook"))
+                conn.commit()
+            except psycopg.Error as exc:
+                log.warning("spool drain stopped: %s", type(exc).__name__)
+                result.left = len(files) - index
+                break
             path.unlink(missing_ok=True)
-            drained += 1
-    log.info("spool drained files=%d", drained)
-    return drained
+            result.drained += 1
+    log.info("spool drain: %d stored, %d left, %d unreadable", result.drained, result.left,
+             result.unreadable)
+    return result

@@ -54,6 +54,11 @@ def parse_body(body: bytes) -> ParsedBody:
         document = json.loads(text)
     except ValueError as exc:
         return ParsedBody(None, None, None, NOT_JSON, f"body is not JSON: {exc}")
+    except RecursionError:
+        # an authentic body is stored whatever its shape; Python's parser stops at
+        # about 1,000 levels of nesting
+        return ParsedBody(None, None, None, NOT_JSON,
+                          "body is not usable JSON: nested too deeply to parse")
     if not isinstance(document, dict):
         kind = type(document).__name__
         return ParsedBody(document, text, None, NOT_OBJECT, f"body is JSON {kind}, not an object")
@@ -98,7 +103,7 @@ def store_event(
                 (parsed.trigger_event, body, json_text, parse_error, digest,
                  webhook_version, secret_index, source),
             ).fetchone()
-    except psycopg.errors.DataError as exc:
+    except (psycopg.errors.DataError, psycopg.errors.ProgramLimitExceeded) as exc:
         parse_error = f"payload refused by jsonb: {exc.diag.message_primary or exc}"
         with conn.transaction():
             row = conn.execute(
@@ -118,10 +123,11 @@ def record_rejection(
     body_size: int | None,
     body_sha256: str | None,
     remote_addr: str | None,
+    has_signature: bool | None = None,
 ) -> None:
     conn.execute(
         "insert into raw.calcom_rejected_deliveries"
-        " (reason, status_code, body_size, body_sha256, remote_addr)"
-        " values (%s, %s, %s, %s, %s)",
-        (reason, status_code, body_size, body_sha256, remote_addr),
+        " (reason, status_code, body_size, body_sha256, remote_addr, has_signature)"
+        " values (%s, %s, %s, %s, %s, %s)",
+        (reason, status_code, body_size, body_sha256, remote_addr, has_signature),
     )

@@ -48,7 +48,7 @@ def configure(app) -> None:
             "set): set BOOKING_REPORT_USER and BOOKING_REPORT_PASSWORD_HASH (make the hash "
             "with `booking-report hash-password`)")
     if not cfg.get("SECRET_KEY"):
-        # one key per server start (made before gunicorn forks, so workers share it)
+        # one key per server start (every request thread of the process shares it)
         cfg["SECRET_KEY"] = secrets.token_hex(32)
     insecure = bool(cfg.get("ALLOW_INSECURE_COOKIES"))
     cfg["SESSION_COOKIE_HTTPONLY"] = True

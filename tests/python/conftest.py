@@ -70,6 +70,9 @@ class LiveServer:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.thread.join(5)
+        store = self.app.extensions.get("delivery_store")
+        if store is not None:
+            store.close()
 
 
 def fetchall(dsn: str, query: str, params=()) -> list[tuple]:

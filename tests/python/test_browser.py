@@ -1,4 +1,4 @@
-"""A real browser (Debian's Chromium via Playwright) against the real server (gunicorn)."""
+"""A real browser (Debian's Chromium via Playwright) against `booking-report serve`."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def served(tmp_path_factory):
                BOOKING_REPORT_PASSWORD_HASH=hash_password("correct horse battery"),
                BOOKING_REPORT_DATA_DIR=str(target))
     proc = subprocess.Popen([sys.executable, "-m", "booking_report.cli", "serve", "--host",
-                             "127.0.0.1", "--port", str(port), "--workers", "2"],
+                             "127.0.0.1", "--port", str(port)],
                             env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 
 import pytest
 from conftest import LiveServer, fetchall, fixture_body
@@ -224,24 +225,51 @@ def test_refuses_to_start_without_secret_or_flag(raw_db):
         create_server_app({"DATABASE_URL": raw_db, "CALCOM_WEBHOOK_SECRETS": []})
 
 
-def test_database_down_spools_then_drains_without_loss(raw_db, tmp_path):
+def test_database_down_spools_then_drains_by_itself(raw_db, tmp_path):
     """A delivery that arrives while Postgres is unreachable is answered 202 from the
-    durable spool, and lands in the database on the next successful delivery."""
+    durable spool; a receiver that can reach the database drains the spool by itself,
+    with no new delivery to trigger it."""
     spool_dir = tmp_path / "spool"
-    dead = "postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=1"
+    dead = "postgresql://postgres@127.0.0.1:1/nowhere"
     app = create_server_app({"DATABASE_URL": dead, "CALCOM_WEBHOOK_SECRETS": [SECRET_NEW],
-                             "SPOOL_DIR": str(spool_dir), "DB_RETRY_SECONDS": 0.3})
+                             "SPOOL_DIR": str(spool_dir)})
     body = fixture_body("BOOKING_CREATED")
     with LiveServer(app) as live:
         resp = post_webhook(live.url, body, SECRET_NEW)
+        health = request(live.url + "/healthz")
     assert resp.status == 202 and resp.json() == {"status": "spooled"}
     assert len(list(spool_dir.glob("*.json"))) == 1
+    assert health.status == 200
+    assert health.json()["database"] == "unreachable"
+    assert health.json()["spool_depth"] == 1 and health.json()["accepting_deliveries"]
 
     app = create_server_app({"DATABASE_URL": raw_db, "CALCOM_WEBHOOK_SECRETS": [SECRET_NEW],
-                             "SPOOL_DIR": str(spool_dir)})
+                             "SPOOL_DIR": str(spool_dir), "DB_PROBE_SECONDS": 0.2})
     with LiveServer(app) as live:
-        assert post_webhook(live.url, fixture_body("PING"), SECRET_NEW).status == 200
-    rows = stored(raw_db)
-    assert sorted(r[4] for r in rows) == ["BOOKING_CREATED", "PING"]
-    assert any(bytes(r[0]) == body and r[6] == 0 for r in rows)
+        deadline = time.monotonic() + 10
+        while list(spool_dir.glob("*.json")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        health = request(live.url + "/healthz").json()
     assert list(spool_dir.glob("*.json")) == []
+    assert (health["database"], health["spool_depth"]) == ("reachable", 0)
+    rows = stored(raw_db)
+    assert [(bytes(r[0]), r[4], r[6]) for r in rows] == [(body, "BOOKING_CREATED", 0)]
+
+
+def test_json_nested_too_deep_for_the_parser_is_stored_with_a_parse_error(server):
+    body = b'{"triggerEvent": "BOOKING_CREATED", "payload": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    resp = post_webhook(server.url, body, SECRET_NEW)
+    assert resp.status == 400
+    assert "nested too deeply" in resp.json()["error"]
+    raw_body, payload, parse_error, *_ = stored(server.dsn)[0]
+    assert bytes(raw_body) == body and payload is None
+    assert "nested too deeply" in parse_error
+
+
+def test_refusals_record_whether_a_signature_header_was_present(server):
+    body = fixture_body("PING")
+    post_webhook(server.url, body)  # no header: a stranger
+    post_webhook(server.url, body, "not-the-secret")  # a header that matches nothing
+    rows = fetchall(server.dsn, "select reason, has_signature from"
+                                " raw.calcom_rejected_deliveries order by rejection_id")
+    assert rows == [("missing_signature", False), ("bad_signature", True)]
