@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 
 import psycopg
 import pytest
 from conftest import REPO, LiveServer, fetchall, fixture_body
-from httpclient import post_webhook
+from httpclient import post_webhook, request
 from psycopg.conninfo import make_conninfo
+from test_outages import start_serve, stop_serve
 
 from booking_report.refresh import refresh
 from booking_report.server import create_server_app
@@ -49,26 +52,73 @@ def test_receiver_works_with_insert_only_rights(empty_db, roles, tmp_path):
         conn.execute("select payload from raw.calcom_webhook_events")
 
 
-def test_dbt_grants_the_page_and_bi_roles_their_schemas_only(empty_db, roles, tmp_path,
-                                                            monkeypatch):
-    monkeypatch.setenv("BOOKING_REPORT_PAGE_ROLE", roles["br_report"])
-    monkeypatch.setenv("BOOKING_REPORT_BI_ROLE", roles["br_bi"])
-    outcome = refresh(empty_db, as_of="2026-11-23T12:00:00+00:00", unit_tests=False,
-                      target_dir=tmp_path / "dbt")
-    assert outcome.build.success, outcome.build.failures
+def readers_can_read(empty_db, roles) -> None:
     page = make_conninfo(empty_db, user=roles["br_report"])
     bi = make_conninfo(empty_db, user=roles["br_bi"])
     with psycopg.connect(page) as conn:
         conn.execute("select * from reporting.rpt_weekly_status")
+        conn.execute("select * from reporting.feed_problems")
         conn.execute("select * from reporting_private.review_queue")
         conn.execute("select * from reporting_private.pending_confirmations")
     with psycopg.connect(bi) as conn:
         conn.execute("select * from reporting.fct_bookings")
+        conn.execute("select * from reporting.feed_health")
     for dsn, query in [(bi, "select * from reporting_private.rpt_followups"),
                        (page, "select * from raw.crm_lead_snapshots"),
                        (bi, "select * from raw.calcom_webhook_events")]:
         with psycopg.connect(dsn) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(query)
+
+
+def test_readers_keep_their_access_across_refreshes_with_and_without_role_variables(
+        empty_db, roles, tmp_path, monkeypatch):
+    """The README's cron line and the GitHub workflow refresh without
+    BOOKING_REPORT_*_ROLE: the page and BI roles must still read afterwards."""
+    monkeypatch.setenv("BOOKING_REPORT_PAGE_ROLE", roles["br_report"])
+    monkeypatch.setenv("BOOKING_REPORT_BI_ROLE", roles["br_bi"])
+    outcome = refresh(empty_db, as_of="2026-11-23T12:00:00+00:00", unit_tests=False,
+                      target_dir=tmp_path / "dbt")
+    assert outcome.build.success, outcome.build.failures
+    readers_can_read(empty_db, roles)
+    monkeypatch.delenv("BOOKING_REPORT_PAGE_ROLE")
+    monkeypatch.delenv("BOOKING_REPORT_BI_ROLE")
+    for _ in range(2):  # a scheduled refresh, then another (tables rebuilt each time)
+        outcome = refresh(empty_db, as_of="2026-11-23T13:00:00+00:00", unit_tests=False,
+                          target_dir=tmp_path / "dbt")
+        assert outcome.build.success, outcome.build.failures
+        readers_can_read(empty_db, roles)
+
+
+def test_a_refresh_without_role_variables_on_a_fresh_database_leaves_readers_reading(
+        empty_db, roles, tmp_path):
+    assert "BOOKING_REPORT_PAGE_ROLE" not in os.environ
+    outcome = refresh(empty_db, as_of="2026-11-23T12:00:00+00:00", unit_tests=False,
+                      target_dir=tmp_path / "dbt")
+    assert outcome.build.success, outcome.build.failures
+    readers_can_read(empty_db, roles)
+
+
+def test_serve_runs_as_the_insert_only_role(empty_db, roles, tmp_path):
+    """`booking-report serve` itself (not just the app object) under br_ingest: it must
+    start (no DDL), say the schema is up to date, and store a delivery."""
+    ingest_dsn = make_conninfo(empty_db, user=roles["br_ingest"])
+    proc, url = start_serve(ingest_dsn, tmp_path)
+    try:
+        health = request(url + "/healthz").json()
+        assert health["database"] == "reachable", health
+        body = fixture_body("BOOKING_CREATED")
+        answer = post_webhook(url, body, "outage-secret")
+        assert answer.status == 200 and answer.json() == {"status": "stored"}
+        assert post_webhook(url, body, "wrong").status == 401
+        time.sleep(0.2)
+    finally:
+        out = stop_serve(proc)
+    assert "raw schema up to date" in out, out
+    assert "permission denied" not in out.lower() and "Traceback" not in out, out
+    assert [bytes(b) for (b,) in fetchall(empty_db, "select raw_body from"
+                                                    " raw.calcom_webhook_events")] == [body]
+    assert fetchall(empty_db, "select reason, has_signature from"
+                              " raw.calcom_rejected_deliveries") == [("bad_signature", True)]
 
 
 def test_a_refused_write_is_spooled_not_lost(empty_db, roles, tmp_path):
