@@ -6,10 +6,16 @@ import argparse
 import logging
 import os
 import sys
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("booking_report")
+
+
+# exit statuses: 1 the work failed (a failed build, deliveries left in the spool),
+# 2 bad input or configuration, 3 the database could not be reached
+EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
 
 
 class UsageError(Exception):
@@ -28,7 +34,7 @@ def setup_logging(verbose: bool = False) -> None:
     logger.propagate = False
 
 
-def parse_as_of(value: str | None) -> str | None:
+def parse_as_of(value: str | None, *, allow_future: bool = True) -> str | None:
     if value is None:
         return None
     try:
@@ -39,7 +45,38 @@ def parse_as_of(value: str | None) -> str | None:
             "2026-11-23T00:00:00Z") from None
     if parsed.tzinfo is None:
         raise UsageError(f"--as-of {value!r} has no timezone; add Z or an offset like +01:00")
+    if not allow_future and parsed > datetime.now(UTC) + timedelta(minutes=5):
+        raise UsageError(f"--as-of {value!r} is in the future: a refresh rewrites the live "
+                         "marts as if it were that time. Add --force if you mean it.")
     return parsed.isoformat()
+
+
+def parse_var(item: str) -> tuple[str, Any]:
+    """``name=value`` → (name, typed value): whole numbers, decimals, true/false, null."""
+    from booking_report.refresh import KNOWN_VARS
+
+    if "=" not in item:
+        raise UsageError(f"--var {item!r}: expected NAME=VALUE, e.g. report_timezone=Europe/Berlin")
+    name, _, text = item.partition("=")
+    name, text = name.strip(), text.strip()
+    if name not in KNOWN_VARS:
+        raise UsageError(f"--var {name!r} is not a setting of this project; known: "
+                         f"{', '.join(sorted(KNOWN_VARS))}")
+    lowered = text.lower()
+    value: Any
+    if lowered in ("null", "none", ""):
+        value = None
+    elif lowered in ("true", "false"):
+        value = lowered == "true"
+    else:
+        try:
+            value = int(text)
+        except ValueError:
+            try:
+                value = float(text)
+            except ValueError:
+                value = text
+    return name, value
 
 
 # ---------------------------------------------------------------- commands
@@ -109,6 +146,11 @@ def cmd_import_events(args) -> int:
         print(f"{path}:{number}: skipped: {reason}", file=sys.stderr)
     print(f"imported {summary.lines} lines: {summary.stored} stored, "
           f"{summary.duplicates} duplicates, {len(summary.malformed)} malformed (skipped)")
+    if summary.stored + summary.duplicates == 0:
+        print(f"error: {path} has no valid Cal.com body. import-events reads JSON lines: one "
+              "whole webhook body per line (a CSV, a JSON array or a pretty-printed file is "
+              "not that; `jq -c '.[]' file.json` turns an array into lines)", file=sys.stderr)
+        return EXIT_FAILED
     return 0
 
 
@@ -140,23 +182,33 @@ def cmd_load_crm(args) -> int:
         raise UsageError(f"{exc} (nothing was written)") from None
     print(f"CRM snapshot {result.snapshot_id} at {result.snapshot_at:%Y-%m-%d %H:%M:%S%z}: "
           f"{result.rows} leads from {name}")
+    unused = getattr(rows, "unused_columns", [])
+    if unused:
+        print(f"note: {len(unused)} column{'s' if len(unused) != 1 else ''} matched no known "
+              f"field and are kept only in the raw row: {', '.join(unused)} (known fields: "
+              "lead_id, created_at, email, name, source, status, booking_status, "
+              "booking_uid, booked_at, invited_at, reminder_sent_at, updated_at; map one "
+              "with --map FIELD=Header)")
     return 0
 
 
 def cmd_refresh(args) -> int:
     from booking_report.database import resolve
-    from booking_report.refresh import RefreshBusy, print_summary, refresh
+    from booking_report.refresh import RefreshBusy, RefreshConfigError, print_summary, refresh
 
-    as_of = parse_as_of(args.as_of)
+    as_of = parse_as_of(args.as_of, allow_future=args.force)
+    variables = dict(parse_var(item) for item in args.var or [])
     db = resolve()
     try:
         outcome = refresh(db.dsn, as_of=as_of, full_refresh=args.full_refresh,
-                          wait=not args.no_wait)
+                          variables=variables, wait=not args.no_wait)
     except RefreshBusy:
         print("a refresh is already running; not starting another")
         return 0
+    except RefreshConfigError as exc:
+        raise UsageError(str(exc)) from None
     print_summary(outcome)
-    return 0 if outcome.build.success else 1
+    return 0 if outcome.build.success else EXIT_FAILED
 
 
 def cmd_report(args) -> int:
@@ -181,11 +233,14 @@ def cmd_demo(args) -> int:
 
 
 def cmd_drain_spool(args) -> int:
+    import psycopg
+
     from booking_report.database import resolve
     from ingest.spool import UNREADABLE, drain, unreadable
 
     db = resolve()
     spool_dir = Path(os.environ.get("BOOKING_REPORT_SPOOL_DIR", ".data/spool"))
+    psycopg.connect(db.dsn, connect_timeout=10).close()  # unreachable: one clear line
     result = drain(spool_dir, db.dsn, connect_kwargs={"connect_timeout": 10})
     aside = unreadable(spool_dir)
     print(f"drained {result.drained} spooled deliveries from {spool_dir}; {result.left} "
@@ -256,6 +311,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("refresh", help="dbt source freshness + dbt build, then a summary")
     p.add_argument("--as-of", help="the 'now' of every model (ISO-8601 with zone)")
+    p.add_argument("--force", action="store_true", help="allow an --as-of in the future")
+    p.add_argument("--var", action="append", metavar="NAME=VALUE",
+                   help="a metric setting, e.g. report_timezone=Europe/Berlin or "
+                        "review_after_hours=48; repeatable (BOOKING_REPORT_TIMEZONE sets "
+                        "the timezone for every refresh)")
     p.add_argument("--full-refresh", action="store_true")
     p.add_argument("--no-wait", action="store_true",
                    help="exit at once if another refresh is running (default: wait for it)")
@@ -286,14 +346,19 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     if args.database:
         os.environ["BOOKING_REPORT_DATABASE"] = args.database
-    from booking_report.database import DatabaseError
+    import psycopg
+
+    from booking_report.database import DatabaseError, unreachable_message
     from ingest.app import ConfigError
 
     try:
         return args.func(args)
     except (UsageError, DatabaseError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except psycopg.OperationalError as exc:
+        print(f"error: {unreachable_message(exc)}", file=sys.stderr)
+        return EXIT_UNREACHABLE
     except KeyboardInterrupt:
         return 130
 

@@ -18,6 +18,30 @@ class DatabaseError(RuntimeError):
     pass
 
 
+# the last database a command resolved: named in "cannot reach" messages
+_last_dsn: str | None = None
+
+
+def unreachable_message(exc: BaseException, dsn: str | None = None) -> str:
+    """One line for a database that cannot be reached: where, why, what to check."""
+    dsn = dsn or _last_dsn or os.environ.get("DATABASE_URL", "")
+    try:
+        params = conninfo_to_dict(dsn) if dsn else {}
+    except Exception:  # a bad URL is reported elsewhere
+        params = {}
+    host = params.get("host") or "localhost"
+    where = f"{host}:{params.get('port') or 5432}" if not str(host).startswith("/") else (
+        f"the socket in {host}")
+    if params.get("dbname"):
+        where += f", database {params['dbname']}"
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    reason = lines[0] if lines else type(exc).__name__
+    # psycopg prefixes "connection failed: connection to server at …, port … failed: "
+    reason = reason.rsplit("failed: ", 1)[-1]
+    return (f"cannot reach the database at {where} ({reason}). Check that Postgres is "
+            "running and reachable and that DATABASE_URL (or --database) is right.")
+
+
 @dataclass
 class Database:
     dsn: str
@@ -40,10 +64,14 @@ def resolve(quiet: bool = False, *, server_only: bool = False) -> Database:
     ``BOOKING_REPORT_DATABASE`` (or ``--database``) picks another database on the same
     server, e.g. ``booking_report_demo``; ``server_only`` ignores it.
     """
+    global _last_dsn
+    # libpq waits forever for an unreachable host by default
+    os.environ.setdefault("PGCONNECT_TIMEOUT", "10")
     db = _resolve_server(quiet)
     name = os.environ.get("BOOKING_REPORT_DATABASE", "").strip()
     if name and not server_only:
         db.dsn = make_conninfo(db.dsn, dbname=name)
+    _last_dsn = db.dsn
     return db
 
 

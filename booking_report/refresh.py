@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
+import yaml
 
 from booking_report import locks
-from booking_report.transform import BuildSummary, build
+from booking_report.transform import PROJECT_DIR, BuildSummary, build
 from ingest.db import init_db
 
 # Two refreshes must not rebuild the same marts at once.
@@ -28,6 +32,48 @@ class RefreshBusy(RuntimeError):
     pass
 
 
+class RefreshConfigError(ValueError):
+    """A setting for the refresh is invalid (nothing was built)."""
+
+
+@cache
+def project_vars() -> dict[str, Any]:
+    with open(PROJECT_DIR / "dbt_project.yml", encoding="utf-8") as fh:
+        return dict(yaml.safe_load(fh).get("vars") or {})
+
+
+KNOWN_VARS = frozenset(project_vars()) - {"as_of"}
+
+
+def settings(variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The dbt vars of a refresh: BOOKING_REPORT_TIMEZONE, then explicit ones; checked
+    here so a typo is one clear line, not a dbt stack trace halfway through a build."""
+    merged: dict[str, Any] = {}
+    zone_env = os.environ.get("BOOKING_REPORT_TIMEZONE", "").strip()
+    if zone_env:
+        merged["report_timezone"] = zone_env
+    merged.update(variables or {})
+    unknown = set(merged) - KNOWN_VARS - {"as_of"}
+    if unknown:
+        raise RefreshConfigError(f"unknown setting {', '.join(sorted(unknown))}; known: "
+                                 f"{', '.join(sorted(KNOWN_VARS))}")
+    zone = merged.get("report_timezone")
+    if zone is not None:
+        try:
+            ZoneInfo(str(zone))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise RefreshConfigError(f"report timezone {zone!r} is not an IANA zone name "
+                                     "such as Europe/Berlin or America/New_York") from None
+        if "'" in str(zone):
+            raise RefreshConfigError(f"report timezone {zone!r} is not a zone name")
+    for name, value in merged.items():
+        default = project_vars().get(name)
+        if isinstance(default, int | float) and not isinstance(default, bool) and not (
+                isinstance(value, int | float) and not isinstance(value, bool)):
+            raise RefreshConfigError(f"setting {name} must be a number, not {value!r}")
+    return merged
+
+
 def mart_facts(dsn: str, reporting: str = "reporting",
                private: str = "reporting_private") -> dict[str, Any]:
     with psycopg.connect(dsn) as conn:
@@ -41,6 +87,9 @@ def mart_facts(dsn: str, reporting: str = "reporting",
         facts["bookings"] = conn.execute(
             f"select count(*) from {reporting}.fct_bookings").fetchone()[0]
         facts["leads"] = conn.execute(f"select count(*) from {reporting}.dim_leads").fetchone()[0]
+        facts["feed_problems"] = dict(conn.execute(
+            f"select problem, count(*) from {reporting}.feed_problems group by problem"
+            " order by count(*) desc, problem").fetchall())
     return facts
 
 
@@ -48,8 +97,8 @@ def refresh(dsn: str, *, as_of: str | None = None, full_refresh: bool = False,
             variables: dict[str, Any] | None = None, target_dir: Path | None = None,
             unit_tests: bool = True, wait: bool = True) -> RefreshOutcome:
     """Run one refresh under a Postgres advisory lock (one at a time per database)."""
+    merged = settings(variables)
     init_db(dsn)
-    merged = dict(variables or {})
     if as_of:
         merged["as_of"] = as_of
     with psycopg.connect(dsn, autocommit=True) as lock_conn:
@@ -90,3 +139,9 @@ def print_summary(outcome: RefreshOutcome, stream=sys.stdout) -> None:
         print(f"  {f['leads']} leads, {f['bookings']} bookings, {f['gaps']} reconciliation "
               f"gaps, {f['review_items']} review items, feed {f['feed_status']}{reason}",
               file=stream)
+        problems = f.get("feed_problems") or {}
+        if problems:
+            total = sum(problems.values())
+            listed = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in problems.items())
+            print(f"  warning: {total} feed problem{'s' if total != 1 else ''} kept out of the "
+                  f"numbers ({listed}): see reporting.feed_problems", file=stream)

@@ -88,29 +88,58 @@ def _clean(value: Any) -> str | None:
     return text or None
 
 
-def prepare_rows(headers: list[str], records: list[dict[str, Any]], *,
-                 mapping: dict[str, str], tz: ZoneInfo, where: str,
-                 first_row_number: int = 2) -> list[dict[str, Any]]:
-    """Validate and type every record; raise CrmInputError naming the first problem."""
-    header_for = {k: mapping.get(k, k) for k in KNOWN}
-    present = set(headers)
-    missing = [f"{k!r}" + (f" (mapped from {header_for[k]!r})" if k in mapping else "")
-               for k in REQUIRED if header_for[k] not in present]
+def header_key(header: str) -> str:
+    """Headers match case-, space- and underscore-insensitively: `Booking Status`,
+    `booking_status` and ` BOOKING STATUS ` are one column."""
+    return " ".join(re.split(r"[\s_\-]+", header.strip().lower())).strip()
+
+
+class CrmRows(list):
+    """Validated rows, plus the input columns that feed no known column (kept only in
+    the row's JSON) so the loader can name them."""
+
+    unused_columns: list[str]
+
+
+def resolve_headers(headers: list[str], mapping: dict[str, str], where: str
+                    ) -> tuple[dict[str, str | None], list[str]]:
+    """{known column: input header or None}, and the input headers nothing reads."""
+    by_key: dict[str, str] = {}
+    for header in headers:
+        key = header_key(header)
+        if key in by_key:
+            raise CrmInputError(f"{where}: columns {by_key[key]!r} and {header!r} differ only "
+                                "in case or spacing; keep one")
+        by_key[key] = header
+    for known, header in mapping.items():
+        if header_key(header) not in by_key:
+            raise CrmInputError(f"{where}: --map {known}={header!r}: no such column; found "
+                                f"columns: {', '.join(headers) or '(none)'}")
+    header_for = {k: by_key.get(header_key(mapping.get(k, k))) for k in KNOWN}
+    missing = [f"{k!r}" + (f" (mapped from {mapping[k]!r})" if k in mapping else "")
+               for k in REQUIRED if header_for[k] is None]
     if missing:
         raise CrmInputError(
             f"{where}: required column {', '.join(missing)} is missing; found columns: "
             f"{', '.join(headers) or '(none)'}. Rename it or use --map lead_id=YourHeader")
-    for known, header in mapping.items():
-        if header not in present:
-            raise CrmInputError(f"{where}: --map {known}={header!r}: no such column")
-    out: list[dict[str, Any]] = []
+    used = {h for h in header_for.values() if h is not None}
+    return header_for, [h for h in headers if h not in used]
+
+
+def prepare_rows(headers: list[str], records: list[dict[str, Any]], *,
+                 mapping: dict[str, str], tz: ZoneInfo, where: str,
+                 first_row_number: int = 2) -> CrmRows:
+    """Validate and type every record; raise CrmInputError naming the first problem."""
+    header_for, unused = resolve_headers(headers, mapping, where)
+    out = CrmRows()
+    out.unused_columns = unused
     seen: dict[str, int] = {}
     for offset, rec in enumerate(records):
         line = first_row_number + offset
         row: dict[str, Any] = {}
         for known in KNOWN:
             header = header_for[known]
-            raw = rec.get(header) if header in present else None
+            raw = rec.get(header) if header is not None else None
             if known in TIMESTAMPS:
                 try:
                     row[known] = parse_timestamp(raw, tz)

@@ -98,7 +98,14 @@ def load_report(dsn: str, *, week: str | None = None, source: str | None = None,
                 trend_weeks: int = 12) -> ReportData:
     rep = sql.Identifier(reporting)
     try:
-        with psycopg.connect(dsn, row_factory=dict_row) as conn:
+        with psycopg.connect(dsn, row_factory=dict_row, connect_timeout=5,
+                             options="-c statement_timeout=20000") as conn:
+            # every time is shown in the timezone the marts were built in
+            zone = conn.execute(sql.SQL("select report_timezone from {}.feed_health").format(
+                rep)).fetchone()
+            if zone and zone["report_timezone"]:
+                conn.execute("select set_config('TimeZone', %s, false)",
+                             (zone["report_timezone"],))
             feed_rows = _rows(conn, sql.SQL("select * from {}.feed_health").format(rep))
             weeks = [r["week_start"] for r in _rows(conn, sql.SQL(
                 "select distinct week_start from {}.rpt_weekly_status order by 1").format(rep))]

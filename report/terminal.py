@@ -71,6 +71,25 @@ CSV_COLUMNS = ["week_start", "iso_week", "lead_source", "eligible_leads", "booke
                "delta_no_show_rate"]
 
 
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell a spreadsheet cannot run: text starting like a formula gets a leading
+    apostrophe (numbers stay numbers); rates and other decimals keep 4 places at most."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal | float):
+        rounded = round(Decimal(str(value)), 4).normalize()
+        return format(rounded, "f")
+    if isinstance(value, int):
+        return value
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
 def as_csv(data: ReportData) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -78,7 +97,7 @@ def as_csv(data: ReportData) -> str:
     rows = data.breakdown if data.source == "all" else [r for r in data.breakdown
                                                          if r["lead_source"] == data.source]
     for row in rows:
-        writer.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
+        writer.writerow([csv_cell(row[c]) for c in CSV_COLUMNS])
     return out.getvalue()
 
 
@@ -112,6 +131,12 @@ def as_text(data: ReportData) -> str:
             f"days: {feed['recent_chains']} bookings, "
             f"{fmt_rate(feed['incomplete_history_share'])} with missed events, "
             f"{feed['recent_crm_only_bookings']} only in the CRM; {feed['open_gaps']} CRM gaps")
+        if feed.get("unsigned_requests_7d"):
+            add(f"      {feed['unsigned_requests_7d']} unsigned requests from elsewhere in the "
+                "last 7 days (refused, not counted)")
+        if feed.get("feed_problems"):
+            add(f"      {feed['feed_problems']} Cal.com events could not be used (unreadable or "
+                "impossible values): see reporting.feed_problems")
     add("")
     add(f"{'':24}{'this week':>12}{'prior week':>12}{'change':>12}")
     for key, label, kind, _lower in HEADLINES:

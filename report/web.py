@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import sys
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from flask import (
     request,
     url_for,
 )
+from werkzeug.exceptions import HTTPException
 
 from booking_report import locks
 from report import data as reportdata
@@ -50,6 +53,51 @@ def _load() -> reportdata.ReportData:
         return reportdata.ReportData(None, "all", None, None)
     except reportdata.ReportError as exc:
         abort(400, description=str(exc))
+    except psycopg.OperationalError:
+        log.warning("report page: database unreachable")
+        abort(503, description="The report's database cannot be reached right now. "
+                               "Webhook deliveries are still being received and kept; "
+                               "try this page again in a minute.")
+
+
+def _wants_json() -> bool:
+    return request.path.endswith(".json") or (
+        request.accept_mimetypes.best == "application/json")
+
+
+def error_page(exc: HTTPException):
+    """Plain-language error pages: HTML for people, JSON for /report.json and API clients."""
+    code = exc.code or 500
+    if _wants_json():
+        return jsonify({"status": "error", "code": code, "error": exc.description}), code
+    titles = {400: "That is not in this report", 401: "Please sign in",
+              403: "Not allowed", 404: "Not found", 413: "Too large",
+              429: "Too many attempts", 503: "The report is unavailable for a moment"}
+    return render_template("error.html", code=code, title=titles.get(code, exc.name),
+                           message=exc.description), code
+
+
+# the refresh this server started last (one process serves the page): reaped by a
+# thread so it never lingers as a zombie, and "running" from the moment it starts
+_child_lock = threading.Lock()
+_child: subprocess.Popen | None = None
+
+
+def _child_running() -> bool:
+    with _child_lock:
+        return _child is not None and _child.poll() is None
+
+
+def _same_view(target: str | None) -> str:
+    """Back to the page the owner was on (its week and source), never off-site."""
+    if not target or not target.startswith("/report") or target.startswith("//"):
+        return url_for("report.page")
+    return target
+
+
+def safe_filename(text: str) -> str:
+    """Letters, digits, dot, dash and underscore only (a source name is user data)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._")[:120] or "booking-report"
 
 
 def refresh_state() -> dict[str, Any]:
@@ -64,7 +112,7 @@ def refresh_state() -> dict[str, Any]:
                 (classid, objid)).fetchone()[0]
     except psycopg.Error:
         running = False
-    return {"running": running}
+    return {"running": running or _child_running()}
 
 
 @bp.get("/")
@@ -85,8 +133,13 @@ def page():
         reminder_reading=reportdata.reminder_reading(data.reminder) if data.reminder else "",
         refresh=refresh_state(), outcomes=("completed", "no_show", "host_no_show", "cancelled"),
         confirmed=request.args.get("confirmed"), refresh_started=request.args.get("refresh"),
-        return_to=request.full_path.rstrip("?"), webhook_url=request.host_url.rstrip("/")
-        + "/webhooks/calcom")
+        return_to=_view_path(), webhook_url=request.host_url.rstrip("/") + "/webhooks/calcom")
+
+
+def _view_path() -> str:
+    """This page's week and source, without one-off notices (confirmed=, refresh=)."""
+    kept = {k: v for k, v in request.args.items() if k in ("week", "source") and v}
+    return url_for("report.page", **kept)
 
 
 @bp.get("/report.json")
@@ -100,7 +153,7 @@ def page_json():
 @login_required
 def page_csv():
     data = _load()
-    name = f"booking-report-{data.iso_week or 'empty'}-{data.source}.csv"
+    name = safe_filename(f"booking-report-{data.iso_week or 'empty'}-{data.source}") + ".csv"
     return Response(as_csv(data), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -109,23 +162,33 @@ def page_csv():
 @login_required
 def start_refresh():
     """Start `booking-report refresh --no-wait` in the background and answer at once."""
+    global _child
     check_csrf()
+    back = _same_view(request.form.get("return_to"))
+    joiner = "&" if "?" in back else "?"
+    wants_json = request.accept_mimetypes.best == "application/json"
     if refresh_state()["running"]:
-        return redirect(url_for("report.page", refresh="already-running"), code=303)
+        if wants_json:
+            return jsonify({"status": "already-running"}), 409
+        return redirect(back + joiner + "refresh=already-running", code=303)
     log_dir = Path(current_app.config.get("DATA_DIR", ".data"))
     log_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, DATABASE_URL=current_app.config["DATABASE_URL"])
-    with open(log_dir / "refresh.log", "ab") as logfile:
+    with _child_lock, open(log_dir / "refresh.log", "ab") as logfile:
         logfile.write(f"\n--- refresh requested {datetime.now().isoformat()}\n".encode())
         logfile.flush()
-        subprocess.Popen([sys.executable, "-m", "booking_report.cli", "refresh", "--no-wait"],
-                         env=env, stdout=logfile, stderr=subprocess.STDOUT,
-                         stdin=subprocess.DEVNULL, start_new_session=True)
+        _child = subprocess.Popen(
+            [sys.executable, "-m", "booking_report.cli", "refresh", "--no-wait"],
+            env=env, stdout=logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+        threading.Thread(target=_child.wait, name="refresh-reaper", daemon=True).start()
     log.info("refresh started from the page")
-    if request.accept_mimetypes.best == "application/json":
+    if wants_json:
         return jsonify({"status": "started"}), 202
-    return redirect(url_for("report.page", refresh="started"), code=303)
+    return redirect(back + joiner + "refresh=started", code=303)
 
 
 def register(app) -> None:
     app.register_blueprint(bp)
+    for code in (400, 401, 403, 404, 405, 413, 429, 503):
+        app.register_error_handler(code, error_page)

@@ -15,5 +15,5 @@ if [ ! -x /usr/bin/chromium ]; then
     fi
 fi
 export DBT_SEND_ANONYMOUS_USAGE_STATS=false
-.venv/bin/ruff check ingest report booking_report tests bench
+.venv/bin/ruff check ingest report booking_report webauth tests bench
 exec .venv/bin/pytest "$@"

@@ -2,13 +2,18 @@
 
 Its own package so that `ingest` (write path) and `report` (read path) can both use
 it without importing each other. The contract between them is the Flask session:
-``session["user"]`` after a login, ``session["csrf_token"]`` for forms.
+``session["sid"]`` (a server-side session, see ``Sessions``) after a login,
+``session["csrf_token"]`` for forms.
 """
 
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
+import threading
+import time
+from collections import deque
 from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,6 +31,91 @@ from flask import (
 from werkzeug.security import check_password_hash, generate_password_hash
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+# failed sign-ins allowed per window before "try again in N s"
+FAILURES_PER_ADDRESS = 5
+FAILURES_PER_USER = 10
+FAILURE_WINDOW_SECONDS = 300
+# password hashes checked at once: a login flood must not eat the CPU that stores
+# webhook deliveries (a hash costs tens of milliseconds on purpose)
+PASSWORD_CHECKS_AT_ONCE = 2
+SESSION_HOURS = 12
+
+
+class LoginThrottle:
+    """Failed sign-ins per address and per user name, in a sliding window."""
+
+    def __init__(self, per_address: int = FAILURES_PER_ADDRESS,
+                 per_user: int = FAILURES_PER_USER, window: float = FAILURE_WINDOW_SECONDS):
+        self.limits = {"address": per_address, "user": per_user}
+        self.window = window
+        self._failures: dict[tuple[str, str], deque[float]] = {}
+        self._lock = threading.Lock()
+        self.checks = threading.BoundedSemaphore(PASSWORD_CHECKS_AT_ONCE)
+
+    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
+        times = self._failures.setdefault(key, deque())
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        return times
+
+    def retry_after(self, address: str, user: str) -> int:
+        """Seconds to wait before another try (0: allowed now)."""
+        now = time.monotonic()
+        wait = 0.0
+        with self._lock:
+            for kind, value in (("address", address), ("user", user.lower())):
+                times = self._recent((kind, value), now)
+                limit = self.limits[kind]
+                if len(times) >= limit:
+                    wait = max(wait, times[-limit] + self.window - now)
+        return math.ceil(wait)
+
+    def failed(self, address: str, user: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for key in (("address", address), ("user", user.lower())):
+                self._recent(key, now).append(now)
+            if len(self._failures) > 10_000:  # forget the oldest keys under a flood
+                for key in list(self._failures)[:5_000]:
+                    del self._failures[key]
+
+    def succeeded(self, address: str, user: str) -> None:
+        with self._lock:
+            self._failures.pop(("address", address), None)
+            self._failures.pop(("user", user.lower()), None)
+
+
+class Sessions:
+    """Signed cookies alone cannot be revoked: the cookie carries a random session id
+    that must also be live here. Logout (or a restart) ends it for every copy."""
+
+    def __init__(self, hours: float = SESSION_HOURS):
+        self.lifetime = hours * 3600
+        self._live: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def start(self, user: str) -> str:
+        sid = secrets.token_urlsafe(32)
+        with self._lock:
+            now = time.time()
+            self._live = {k: v for k, v in self._live.items() if v[1] > now}
+            self._live[sid] = (user, now + self.lifetime)
+        return sid
+
+    def user(self, sid: str | None) -> str | None:
+        if not sid:
+            return None
+        with self._lock:
+            entry = self._live.get(sid)
+        if entry is None or entry[1] <= time.time():
+            return None
+        return entry[0]
+
+    def end(self, sid: str | None) -> None:
+        if sid:
+            with self._lock:
+                self._live.pop(sid, None)
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 
@@ -54,15 +144,18 @@ def configure(app) -> None:
     cfg["SESSION_COOKIE_HTTPONLY"] = True
     cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
     cfg["SESSION_COOKIE_SECURE"] = not (local or insecure)
+    app.extensions["login_throttle"] = LoginThrottle()
+    app.extensions["login_sessions"] = Sessions()
     app.register_blueprint(bp)
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.globals["current_user"] = current_user
 
 
 def current_user() -> str | None:
+    user = current_app.extensions["login_sessions"].user(session.get("sid"))
     if not current_app.config.get("REQUIRE_LOGIN"):
-        return session.get("user") or "local"
-    return session.get("user")
+        return user or "local"
+    return user
 
 
 def csrf_token() -> str:
@@ -103,27 +196,44 @@ def _safe_next(target: str | None) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     error = None
+    status = 200
+    headers: dict[str, str] = {}
     next_url = _safe_next(request.values.get("next"))
     if request.method == "POST":
         check_csrf()
-        user = request.form.get("username", "")
-        password = request.form.get("password", "")
-        cfg = current_app.config
-        expected_user = str(cfg.get("REPORT_USER") or "")
-        valid_user = hmac.compare_digest(user.encode(), expected_user.encode())
-        stored = str(cfg.get("REPORT_PASSWORD_HASH") or "")
-        valid_password = bool(stored) and check_password_hash(stored, password)
-        if expected_user and valid_user and valid_password:
-            session.clear()
-            session["user"] = user
-            return redirect(next_url, code=303)
-        error = "Wrong user or password."
-    return render_template("auth/login.html", error=error, next=next_url), (
-        401 if error else 200)
+        user = request.form.get("username", "")[:200]
+        password = request.form.get("password", "")[:1000]
+        address = request.remote_addr or "unknown"
+        throttle: LoginThrottle = current_app.extensions["login_throttle"]
+        wait = throttle.retry_after(address, user)
+        if wait:
+            error = f"Too many failed sign-ins. Try again in {wait} s."
+            status, headers = 429, {"Retry-After": str(wait)}
+        elif not throttle.checks.acquire(blocking=False):
+            error = "Too many sign-ins at once. Try again in 1 s."
+            status, headers = 429, {"Retry-After": "1"}
+        else:
+            try:
+                cfg = current_app.config
+                expected_user = str(cfg.get("REPORT_USER") or "")
+                valid_user = hmac.compare_digest(user.encode(), expected_user.encode())
+                stored = str(cfg.get("REPORT_PASSWORD_HASH") or "")
+                valid_password = bool(stored) and check_password_hash(stored, password)
+            finally:
+                throttle.checks.release()
+            if expected_user and valid_user and valid_password:
+                throttle.succeeded(address, user)
+                session.clear()
+                session["sid"] = current_app.extensions["login_sessions"].start(user)
+                return redirect(next_url, code=303)
+            throttle.failed(address, user)
+            error, status = "Wrong user or password.", 401
+    return render_template("auth/login.html", error=error, next=next_url), status, headers
 
 
 @bp.post("/logout")
 def logout():
     check_csrf()
+    current_app.extensions["login_sessions"].end(session.get("sid"))
     session.clear()
     return redirect(url_for("auth.login"), code=303)

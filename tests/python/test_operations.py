@@ -1,0 +1,329 @@
+"""Clear errors and honest operations: an unreachable database, settings from the
+command line and the environment, CRM headers, imports of the wrong shape, login
+throttling and revocation, "Refresh now", and safe CSV exports."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from conftest import REPO, LiveServer, drop_database, fetchall, fixture_body
+from httpclient import post_webhook
+from reportkit import Client, built_database
+
+from booking_report.server import create_server_app
+from report import web
+from report.data import ReportData
+from report.terminal import as_csv, csv_cell
+from webauth import hash_password
+
+DEAD = "postgresql://postgres@127.0.0.1:1/nowhere"
+SECRET = "ops-secret"
+
+
+def cli(dsn: str, *args: str, **env_extra: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, DATABASE_URL=dsn, **env_extra)
+    env.pop("BOOKING_REPORT_DATABASE", None)
+    return subprocess.run([sys.executable, "-m", "booking_report.cli", *args], env=env,
+                          capture_output=True, text=True, cwd=REPO, timeout=300,
+                          stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="module")
+def target_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("dbt-ops")
+
+
+@pytest.fixture(scope="module")
+def known_db(target_dir):
+    dsn = built_database(target_dir, seed=17)
+    yield dsn
+    drop_database(dsn)
+
+
+# ------------------------------------------------------------------ database down
+
+
+@pytest.mark.parametrize("args", [
+    ("init-db",), ("refresh",), ("report",), ("drain-spool",), ("import-events", "{file}"),
+    ("load-crm", "{file}"),
+])
+def test_every_command_says_in_one_line_which_database_it_cannot_reach(args, tmp_path):
+    data = tmp_path / "input.csv"
+    data.write_text("lead_id,created_at\nL-1,2026-11-02T09:00:00Z\n")
+    (tmp_path / "spool").mkdir()
+    spooled = tmp_path / "spool"
+    from ingest import spool
+    spool.write(spooled, fixture_body("PING"), webhook_version=None, secret_index=0)
+    res = cli(DEAD, *[a.format(file=data) for a in args],
+              BOOKING_REPORT_SPOOL_DIR=str(spooled))
+    assert res.returncode == 3, (res.stdout, res.stderr)
+    assert "Traceback" not in res.stderr
+    errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, res.stderr
+    assert "cannot reach the database at 127.0.0.1:1" in errors[0]
+    assert "Check that Postgres is running" in errors[0]
+
+
+def test_the_page_says_503_in_plain_words_when_its_database_is_down(tmp_path):
+    app = create_server_app({"DATABASE_URL": DEAD, "CALCOM_WEBHOOK_SECRETS": [SECRET],
+                             "SPOOL_DIR": str(tmp_path / "spool"), "DATA_DIR": str(tmp_path)})
+    with LiveServer(app) as live:
+        client = Client(live.url)
+        page = client.request("/report")
+        as_json = client.request("/report.json")
+        bad_week = client.request("/report?week=last-tuesday")
+    assert page.status == 503 and 'id="error"' in page.text
+    assert "cannot be reached right now" in page.text and "Traceback" not in page.text
+    assert as_json.status == 503 and as_json.headers["Content-Type"].startswith(
+        "application/json")
+    assert json.loads(as_json.text)["code"] == 503
+    assert bad_week.status in (400, 503)  # never a bare framework page
+    assert 'id="error"' in bad_week.text
+
+
+def test_bad_week_and_source_get_friendly_pages_and_json(known_db, tmp_path):
+    app = create_server_app({"DATABASE_URL": known_db, "CALCOM_WEBHOOK_SECRETS": [SECRET],
+                             "SPOOL_DIR": str(tmp_path / "spool"), "DATA_DIR": str(tmp_path)})
+    with LiveServer(app) as live:
+        client = Client(live.url)
+        page = client.request("/report?week=2026-47")
+        source = client.request("/report?source=billboards")
+        as_json = client.request("/report.json?source=billboards")
+    assert page.status == 400 and 'id="error"' in page.text and "ISO week" in page.text
+    assert source.status == 400 and "billboards" in source.text and "<!doctype" in source.text
+    assert as_json.status == 400 and "billboards" in json.loads(as_json.text)["error"]
+
+
+# ------------------------------------------------------------------ settings
+
+
+def test_timezone_and_metric_settings_from_the_command_line_and_the_environment(
+        known_db, target_dir):
+    res = cli(known_db, "refresh", "--as-of", "2026-11-23T12:00:00Z", "--var",
+              "report_timezone=Europe/Berlin", "--var", "review_after_hours=48")
+    assert res.returncode == 0, res.stderr
+    assert fetchall(known_db, "select report_timezone from reporting.feed_health") == [
+        ("Europe/Berlin",)]
+    res = cli(known_db, "refresh", "--as-of", "2026-11-23T12:00:00Z",
+              BOOKING_REPORT_TIMEZONE="America/New_York")
+    assert res.returncode == 0, res.stderr
+    assert fetchall(known_db, "select report_timezone from reporting.feed_health") == [
+        ("America/New_York",)]
+    # the terminal shows times in the zone the marts were built in
+    text = cli(known_db, "report").stdout
+    assert re.search(r"last Cal.com event \d{4}-\d\d-\d\d \d\d:\d\d E[SD]T", text), text
+    res = cli(known_db, "refresh", "--as-of", "2026-11-23T12:00:00Z")
+    assert res.returncode == 0, res.stderr
+    assert fetchall(known_db, "select report_timezone from reporting.feed_health") == [("UTC",)]
+
+
+@pytest.mark.parametrize("args,needle", [
+    (("--var", "report_timezone=Mars/Olympus"), "not an IANA zone name"),
+    (("--var", "review_after_hours=soon"), "must be a number"),
+    (("--var", "reveiw_after_hours=48"), "is not a setting of this project"),
+    (("--var", "nonsense"), "expected NAME=VALUE"),
+])
+def test_bad_settings_are_refused_before_anything_is_built(known_db, args, needle):
+    res = cli(known_db, "refresh", *args)
+    assert res.returncode == 2 and needle in res.stderr and "Traceback" not in res.stderr
+
+
+def test_an_as_of_in_the_future_needs_force(known_db):
+    future = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    res = cli(known_db, "refresh", "--as-of", future)
+    assert res.returncode == 2 and "is in the future" in res.stderr and "--force" in res.stderr
+    built = fetchall(known_db, "select as_of from reporting.feed_health")[0][0]
+    assert built < datetime.now(UTC)  # nothing was rebuilt
+
+
+# ------------------------------------------------------------------ loaders
+
+
+def test_load_crm_matches_headers_ignoring_case_and_names_unused_columns(raw_db, tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text("Lead ID,Created,Email,Source,Meeting Status,Phone\n"
+                    "L-1,2026-11-02T09:00:00Z,ann@example.com,Ads,Meeting Booked,+1555\n")
+    res = cli(raw_db, "load-crm", str(path), "--map", "lead_id=Lead ID",
+              "--map", "created_at=Created", "--map", "booking_status=meeting status")
+    assert res.returncode == 0, res.stderr
+    assert fetchall(raw_db, "select lead_id, email, source, booking_status from"
+                            " raw.crm_lead_snapshots") == [
+        ("L-1", "ann@example.com", "Ads", "Meeting Booked")]
+    assert "1 column matched no known field" in res.stdout and "Phone" in res.stdout
+
+
+@pytest.mark.parametrize("content", [
+    b"lead_id,created_at\nL-1,2026-11-02\n",
+    b'[\n  {"triggerEvent": "BOOKING_CREATED",\n   "payload": {"uid": "x"}}\n]\n',
+])
+def test_import_events_of_the_wrong_shape_fails_with_a_hint(raw_db, tmp_path, content):
+    path = tmp_path / "events.json"
+    path.write_bytes(content)
+    res = cli(raw_db, "import-events", str(path))
+    assert res.returncode == 1
+    assert "0 stored" in res.stdout
+    assert "one whole webhook body per line" in res.stderr
+
+
+# ------------------------------------------------------------------ login
+
+
+def login_app(dsn, tmp_path):
+    return create_server_app({
+        "DATABASE_URL": dsn, "CALCOM_WEBHOOK_SECRETS": [SECRET],
+        "SPOOL_DIR": str(tmp_path / "spool"), "DATA_DIR": str(tmp_path),
+        "REQUIRE_LOGIN": True, "REPORT_USER": "owner",
+        "REPORT_PASSWORD_HASH": hash_password("correct horse"), "SECRET_KEY": "k"})
+
+
+def test_failed_logins_are_throttled_with_a_clear_wait(raw_db, tmp_path):
+    with LiveServer(login_app(raw_db, tmp_path)) as live:
+        client = Client(live.url)
+        for _ in range(5):
+            assert client.login("owner", "guess").status == 401
+        locked = client.login("owner", "correct horse")
+        assert locked.status == 429
+        assert re.search(r"Try again in \d+ s", locked.text)
+        assert int(locked.headers["Retry-After"]) > 0
+        assert client.request("/report").status == 302  # still signed out
+
+
+def test_logout_revokes_the_session_even_for_a_copied_cookie(known_db, tmp_path):
+    with LiveServer(login_app(known_db, tmp_path)) as live:
+        owner = Client(live.url)
+        assert owner.login("owner", "correct horse").status == 303
+        assert owner.request("/report").status == 200
+        thief = Client(live.url)
+        for cookie in owner.jar:
+            thief.jar.set_cookie(cookie)
+        assert thief.request("/report").status == 200
+        token = owner.csrf("/report")
+        assert owner.request("/logout", {"csrf_token": token}).status == 303
+        assert owner.request("/report").status == 302
+        assert thief.request("/report").status == 302, "a copied cookie outlived logout"
+
+
+def test_a_login_flood_does_not_hold_up_deliveries(raw_db, tmp_path):
+    app = login_app(raw_db, tmp_path)
+    bodies = [json.dumps({"triggerEvent": "PING", "createdAt": "2026-11-20T10:00:00Z",
+                          "n": n}).encode() for n in range(40)]
+    stop = threading.Event()
+
+    def flood():
+        client = Client(live.url)
+        while not stop.is_set():
+            client.login("owner", "guess")
+
+    with LiveServer(app) as live:
+        calm = [timed_delivery(live.url, body) for body in bodies[:10]]
+        with ThreadPoolExecutor(8) as pool:
+            for _ in range(8):
+                pool.submit(flood)
+            time.sleep(0.5)
+            try:
+                busy = [timed_delivery(live.url, body) for body in bodies[10:]]
+            finally:
+                stop.set()
+    print(f"delivery median {statistics.median(calm) * 1000:.1f} ms calm, "
+          f"{statistics.median(busy) * 1000:.1f} ms under a login flood")
+    assert statistics.median(busy) < max(0.25, 10 * statistics.median(calm))
+    assert fetchall(raw_db, "select count(*) from raw.calcom_webhook_events") == [(40,)]
+
+
+def timed_delivery(url: str, body: bytes) -> float:
+    started = time.monotonic()
+    assert post_webhook(url, body, SECRET).status == 200
+    return time.monotonic() - started
+
+
+# ------------------------------------------------------------------ refresh now
+
+
+def test_refresh_now_keeps_the_view_reaps_its_child_and_clears_when_done(known_db, tmp_path):
+    app = create_server_app({"DATABASE_URL": known_db, "CALCOM_WEBHOOK_SECRETS": [SECRET],
+                             "SPOOL_DIR": str(tmp_path / "spool"), "DATA_DIR": str(tmp_path)})
+    with LiveServer(app) as live:
+        client = Client(live.url)
+        view = "/report?week=2026-W46&source=ads"
+        token = client.csrf(view)
+        page = client.request(view)
+        assert 'name="return_to" value="/report?week=2026-W46&amp;source=ads"' in page.text
+        first = client.request("/refresh", {"csrf_token": token,
+                                            "return_to": "/report?week=2026-W46&source=ads"})
+        assert first.status == 303
+        assert first.headers["Location"].startswith("/report?week=2026-W46&source=ads&refresh=")
+        child = web._child
+        assert child is not None
+        second = client.request("/refresh", {"csrf_token": token, "return_to": view})
+        assert "refresh=already-running" in second.headers["Location"]
+        running = client.request(first.headers["Location"])
+        assert '<meta http-equiv="refresh"' in running.text
+        assert "A refresh is already running" in client.request(
+            second.headers["Location"]).text
+        deadline = time.monotonic() + 240
+        while child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert child.returncode == 0, (tmp_path / "refresh.log").read_text()[-2000:]
+        # reaped: no zombie left behind under the server
+        assert wait_until(lambda: not os.path.exists(f"/proc/{child.pid}"), 5)
+        done = client.request(first.headers["Location"])
+        assert "Refresh finished" in done.text
+        assert '<meta http-equiv="refresh"' not in done.text
+        assert 'id="refresh-running"' not in done.text
+        assert client.request("/refresh", {"csrf_token": token, "return_to": "//evil.example"}
+                              ).headers["Location"].startswith("/report?refresh=")
+        deadline = time.monotonic() + 240
+        while web._child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+
+
+def wait_until(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
+
+
+# ------------------------------------------------------------------ CSV
+
+
+def test_csv_cells_cannot_run_as_formulas_and_rates_keep_four_decimals():
+    row = {c: 0 for c in ("eligible_leads", "booked_leads")}
+    data = ReportData(None, "all", None, None, breakdown=[{
+        **{c: None for c in __import__("report.terminal", fromlist=["x"]).CSV_COLUMNS},
+        **row, "lead_source": "=HYPERLINK(\"http://x\",\"y\")", "iso_week": "@SUM(A1)",
+        "book_rate": Decimal("0.333333333333"), "delta_book_rate": Decimal("-0.05"),
+        "is_book_rate_provisional": True}])
+    text = as_csv(data)
+    assert "'=HYPERLINK" in text and "'@SUM(A1)" in text
+    assert ",0.3333," in text and ",-0.05," in text and ",true," in text
+    assert csv_cell("+1 555") == "'+1 555" and csv_cell("-x") == "'-x"
+    assert csv_cell(Decimal("-0.05")) == "-0.05" and csv_cell(7) == 7
+    assert web.safe_filename('booking-report-2026-W47-a"b; c/../d') == \
+        "booking-report-2026-W47-a_b_c_.._d"
+
+
+def test_csv_download_has_a_safe_name(known_db, tmp_path):
+    app = create_server_app({"DATABASE_URL": known_db, "CALCOM_WEBHOOK_SECRETS": [SECRET],
+                             "SPOOL_DIR": str(tmp_path / "spool"), "DATA_DIR": str(tmp_path)})
+    with LiveServer(app) as live:
+        answer = Client(live.url).request("/report.csv?week=2026-W47&source=ads")
+    assert answer.status == 200
+    assert answer.headers["Content-Disposition"] == (
+        'attachment; filename="booking-report-2026-W47-ads.csv"')
+    for line in answer.text.splitlines()[1:]:
+        for cell in line.split(","):
+            assert not re.fullmatch(r"-?\d+\.\d{5,}", cell), cell
