@@ -1,0 +1,193 @@
+"""Bad data never stops a refresh and never vanishes (DESIGN.md, Exact rules).
+
+End to end: a built database, then poisoned but correctly signed deliveries through
+the real receiver; the next refresh must succeed, list every problem in
+reporting.feed_problems, keep the rest of the numbers, and say so in its summary, on
+the page and in the terminal. Unsigned junk must not switch the report to fallback.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from conftest import REPO, LiveServer, create_database, drop_database, fetchall
+from httpclient import post_webhook
+from reportkit import Client
+
+from booking_report.landing import load_crm, store_bodies
+from booking_report.refresh import print_summary, refresh
+from booking_report.scenario import generate
+from booking_report.server import create_server_app
+from ingest.db import init_db
+
+SECRET = "bad-data-secret"
+NOW = datetime.now(UTC).replace(microsecond=0)
+# both refreshes run as of a moment after the test's deliveries, so the refusals it
+# provokes fall inside feed health's "last 7 days"
+BUILD_AS_OF = (NOW + timedelta(minutes=5)).isoformat()
+
+
+def iso(ts: datetime) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def body(trigger: str, payload: dict, created: str | None = None) -> bytes:
+    doc = {"triggerEvent": trigger, "payload": payload}
+    if created is not None:
+        doc["createdAt"] = created
+    return json.dumps(doc).encode()
+
+
+def booking(uid: str | None, start: str, end: str, **extra) -> dict:
+    payload = {"type": "intro-call", "startTime": start, "endTime": end, "status": "ACCEPTED",
+               "attendees": [{"email": f"{uid or 'x'}@poison.example", "name": "P"}],
+               "metadata": {}, **extra}
+    if uid is not None:
+        payload["uid"] = uid
+    return payload
+
+
+SENT = iso(NOW - timedelta(hours=3))
+START = iso(NOW + timedelta(days=2))
+END = iso(NOW + timedelta(days=2, minutes=30))
+
+# (what it is, body, the problem it must be listed as, its booking uid)
+POISON = [
+    ("impossible date", body("BOOKING_CREATED", booking("p-feb30", "2026-02-30T10:00:00Z", END),
+                             SENT), "unreadable_timestamp", "p-feb30"),
+    ("hour 25", body("BOOKING_CREATED", booking("p-h25", "2026-11-20T25:00:00Z", END), SENT),
+     "unreadable_timestamp", "p-h25"),
+    ("year 0000", body("BOOKING_CREATED", booking("p-y0", "0000-01-01T10:00:00Z", END), SENT),
+     "unreadable_timestamp", "p-y0"),
+    ("offset +25:00", body("BOOKING_CREATED", booking("p-off", "2026-11-20T10:00:00+25:00", END),
+                           SENT), "unreadable_timestamp", "p-off"),
+    ("month 13 createdAt", body("BOOKING_CREATED", booking("p-m13", START, END),
+                                "2026-13-01T10:00:00Z"), "unreadable_timestamp", "p-m13"),
+    ("no uid", body("BOOKING_CANCELLED", booking(None, START, END), SENT),
+     "missing_booking_uid", None),
+    ("empty uid", body("BOOKING_CREATED", booking("  ", START, END), SENT),
+     "missing_booking_uid", None),
+    ("ends before it starts", body("BOOKING_CREATED", booking("p-back", END, START), SENT),
+     "suspicious_slot", "p-back"),
+    ("year 9999", body("BOOKING_CREATED", booking("p-9999", "9999-11-20T10:00:00Z",
+                                                  "9999-11-20T10:30:00Z"), SENT),
+     "suspicious_slot", "p-9999"),
+    ("uid reused, older slot", body("BOOKING_CREATED", booking(
+        "p-reuse", iso(NOW - timedelta(days=5)), iso(NOW - timedelta(days=5, minutes=-30))),
+        iso(NOW - timedelta(days=6))), "uid_conflict", "p-reuse"),
+]
+REUSE_LATEST = body("BOOKING_CREATED", booking("p-reuse", START, END), SENT)
+NOT_JSON = b"{this is signed but not JSON"
+
+
+@pytest.fixture(scope="module")
+def poisoned(tmp_path_factory):
+    target = tmp_path_factory.mktemp("dbt-bad-data")
+    sc = generate(5, as_of=NOW, leads=120, weeks=6)
+    dsn = create_database("brbad")
+    init_db(dsn)
+    store_bodies(dsn, sc.bodies)
+    load_crm(dsn, sc)
+    first = refresh(dsn, as_of=BUILD_AS_OF, target_dir=target, unit_tests=False)
+    assert first.build.success, first.build.failures
+    before = {
+        "bookings": fetchall(dsn, "select booking_id, outcome, start_at from"
+                                  " reporting.fct_bookings order by 1"),
+        "status": fetchall(dsn, "select status from reporting.feed_health")[0][0],
+    }
+    spool = tmp_path_factory.mktemp("spool")
+    app = create_server_app({"DATABASE_URL": dsn, "CALCOM_WEBHOOK_SECRETS": [SECRET],
+                             "SPOOL_DIR": str(spool), "DATA_DIR": str(target)})
+    with LiveServer(app) as live:
+        answers = [post_webhook(live.url, b, SECRET).status for _, b, _, _ in POISON]
+        answers.append(post_webhook(live.url, REUSE_LATEST, SECRET).status)
+        answers.append(post_webhook(live.url, NOT_JSON, SECRET).status)
+        junk = [post_webhook(live.url, b'{"triggerEvent": "BOOKING_CREATED"}').status
+                for _ in range(12)]
+    second = refresh(dsn, as_of=BUILD_AS_OF, target_dir=target, unit_tests=False)
+    yield {"dsn": dsn, "before": before, "answers": answers, "junk": junk, "second": second,
+           "expected_status": sc.expected()["feed_status"], "target": target}
+    drop_database(dsn)
+
+
+def test_every_authentic_body_was_stored_and_junk_refused(poisoned):
+    assert poisoned["answers"] == [200] * len(POISON) + [200, 400]
+    assert set(poisoned["junk"]) == {401}
+
+
+def test_the_refresh_after_poisoned_deliveries_succeeds_and_names_them(poisoned):
+    outcome = poisoned["second"]
+    assert outcome.build.success, outcome.build.failures
+    out = io.StringIO()
+    print_summary(outcome, stream=out)
+    summary = out.getvalue()
+    total = len(POISON) + 1  # + the signed body that is not JSON
+    assert f"warning: {total} feed problems kept out of the numbers" in summary, summary
+    assert "5 unreadable timestamp" in summary and "reporting.feed_problems" in summary
+
+
+def test_each_poisoned_delivery_is_listed_with_its_problem(poisoned):
+    rows = fetchall(poisoned["dsn"], "select problem, booking_uid, trigger_event, detail"
+                                     " from reporting.feed_problems")
+    listed = {(problem, uid) for problem, uid, _, _ in rows}
+    for what, _, problem, uid in POISON:
+        assert (problem, uid) in listed, f"{what}: not listed as {problem}"
+    assert ("unreadable_body", None) in listed
+    assert len(rows) == len(POISON) + 1
+    details = " ".join(detail for *_, detail in rows)
+    assert "@poison.example" not in details  # no contact data
+    assert fetchall(poisoned["dsn"], "select feed_problems from reporting.feed_health") == [
+        (len(POISON) + 1,)]
+
+
+def test_the_clean_numbers_are_untouched_and_suspicious_slots_stay_out_of_the_rates(poisoned):
+    dsn = poisoned["dsn"]
+    after = fetchall(dsn, "select booking_id, outcome, start_at from reporting.fct_bookings"
+                          " where booking_id not like 'p-%%' order by 1")
+    assert after == poisoned["before"]["bookings"]
+    poisoned_chains = dict(fetchall(dsn, "select booking_id, outcome from"
+                                         " reporting.fct_bookings where booking_id like 'p-%%'"))
+    # unreadable events formed no chain; suspicious slots went to review; the reused uid
+    # kept its latest booking
+    assert poisoned_chains == {"p-back": "needs_review", "p-9999": "needs_review",
+                               "p-reuse": "upcoming"}
+    assert fetchall(dsn, "select count(*) from reporting.fct_bookings where slot_week is null"
+                         " and booking_id in ('p-back', 'p-9999')") == [(2,)]
+    last_week = fetchall(dsn, "select max(week_start) from reporting.rpt_weekly_status")[0][0]
+    assert last_week.year == NOW.year or last_week.year == NOW.year + 1
+    reasons = dict(fetchall(dsn, "select booking_id, reason from reporting_private.review_queue"
+                                 " where booking_id in ('p-back', 'p-9999')"))
+    assert reasons == {"p-back": "suspicious_slot", "p-9999": "suspicious_slot"}
+
+
+def test_unsigned_junk_does_not_switch_the_report_to_fallback(poisoned):
+    status, refused, unsigned = fetchall(
+        poisoned["dsn"], "select status, refused_deliveries_7d, unsigned_requests_7d"
+                         " from reporting.feed_health")[0]
+    assert status == poisoned["before"]["status"] == poisoned["expected_status"] == "healthy"
+    assert (refused, unsigned) == (0, 12)
+
+
+def test_the_page_and_the_terminal_show_the_problem_count(poisoned, tmp_path):
+    dsn = poisoned["dsn"]
+    app = create_server_app({"DATABASE_URL": dsn, "CALCOM_WEBHOOK_SECRETS": [SECRET],
+                             "SPOOL_DIR": str(tmp_path / "spool"), "DATA_DIR": str(tmp_path)})
+    with LiveServer(app) as live:
+        page = Client(live.url).request("/report")
+    total = len(POISON) + 1
+    assert f"{total} Cal.com events could not be used" in page.text
+    assert "12 unsigned requests from elsewhere (ignored)" in page.text
+    env = dict(os.environ, DATABASE_URL=dsn)
+    text = subprocess.run([sys.executable, "-m", "booking_report.cli", "report"], env=env,
+                          cwd=REPO, capture_output=True, text=True, timeout=120).stdout
+    assert f"{total} Cal.com events could not be used" in text
+    with psycopg.connect(dsn) as conn:  # the raw bodies are all still there
+        assert conn.execute("select count(*) from raw.calcom_webhook_events"
+                            " where body_sha256 is not null").fetchone()[0] > total
