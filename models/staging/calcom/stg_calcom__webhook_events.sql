@@ -19,6 +19,19 @@ enveloped as (
 
 ),
 
+instants as (
+
+    -- each timestamp parsed once: null when absent or not a real instant
+    select
+        *,
+        {{ safe_timestamptz("booking ->> 'startTime'") }} as parsed_start_at,
+        {{ safe_timestamptz("booking ->> 'endTime'") }} as parsed_end_at,
+        {{ safe_timestamptz("payload ->> 'createdAt'") }} as parsed_sent_at
+
+    from enveloped
+
+),
+
 renamed as (
 
     select
@@ -55,20 +68,20 @@ renamed as (
         coalesce(booking ->> 'requestReschedule' = 'true', false) as is_reschedule_request,
 
         ---------- timestamps (null when absent or unreadable; never an error)
-        {{ safe_timestamptz("booking ->> 'startTime'") }} as start_at,
-        {{ safe_timestamptz("booking ->> 'endTime'") }} as end_at,
+        parsed_start_at as start_at,
+        parsed_end_at as end_at,
         -- the envelope's send time; for flat MEETING_* bodies this is the booking's
         -- creation time instead (DESIGN.md), so they never move clocks downstream
-        {{ safe_timestamptz("payload ->> 'createdAt'") }} as sent_at,
+        parsed_sent_at as sent_at,
         -- the fields that are present but are not a real instant (2026-02-30, +25:00…)
         nullif(concat_ws(', ',
-            case when {{ is_unreadable_timestamptz("payload ->> 'createdAt'") }} then 'createdAt' end,
-            case when {{ is_unreadable_timestamptz("booking ->> 'startTime'") }} then 'startTime' end,
-            case when {{ is_unreadable_timestamptz("booking ->> 'endTime'") }} then 'endTime' end
+            case when {{ is_unreadable("payload ->> 'createdAt'", 'parsed_sent_at') }} then 'createdAt' end,
+            case when {{ is_unreadable("booking ->> 'startTime'", 'parsed_start_at') }} then 'startTime' end,
+            case when {{ is_unreadable("booking ->> 'endTime'", 'parsed_end_at') }} then 'endTime' end
         ), '') as unreadable_timestamp_fields,
         received_at
 
-    from enveloped
+    from instants
 
 )
 
