@@ -25,8 +25,8 @@ from psycopg.conninfo import make_conninfo
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from booking_report.landing import write_jsonl  # noqa: E402
-from booking_report.scenario import generate  # noqa: E402
+from booking_report.demo.landing import write_jsonl  # noqa: E402
+from booking_report.demo.scenario import generate  # noqa: E402
 
 ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -193,12 +193,24 @@ def cmd_load_crm(args) -> int:
 
 
 def cmd_refresh(args) -> int:
+    from booking_report import sync as calsync
     from booking_report.database import resolve
     from booking_report.refresh import RefreshBusy, RefreshConfigError, print_summary, refresh
+    from ingest.calcom_api import CalcomApiError
+    from ingest.calcom_sync import SyncFailed
 
     as_of = parse_as_of(args.as_of, allow_future=args.force)
     variables = dict(parse_var(item) for item in args.var or [])
     db = resolve()
+    if calsync.configured() and not args.no_sync:
+        variables.setdefault("api_sync_configured", True)
+        try:
+            print(calsync.summary_line(calsync.run_sync(db.dsn)))
+        except (CalcomApiError, SyncFailed, calsync.SyncNotConfigured) as exc:
+            # the marts are still rebuilt from what is there; feed health says when the
+            # last sync succeeded
+            print(f"warning: the Cal.com sync failed, refreshing without it: {exc}",
+                  file=sys.stderr)
     try:
         outcome = refresh(db.dsn, as_of=as_of, full_refresh=args.full_refresh,
                           variables=variables, wait=not args.no_wait)
@@ -209,6 +221,33 @@ def cmd_refresh(args) -> int:
         raise UsageError(str(exc)) from None
     print_summary(outcome)
     return 0 if outcome.build.success else EXIT_FAILED
+
+
+def cmd_sync_calcom(args) -> int:
+    from booking_report import sync as calsync
+    from booking_report.database import resolve
+    from ingest.calcom_api import CalcomApiError, UnsupportedVersion
+    from ingest.calcom_sync import SyncFailed
+    from ingest.db import init_db
+
+    try:
+        since = calsync.since_date(args.since)
+        try:
+            api = calsync.api_from_env()
+        except UnsupportedVersion as exc:
+            raise UsageError(str(exc)) from None
+        db = resolve()
+        init_db(db.dsn)
+        summary = calsync.run_sync(db.dsn, since=since, full=args.full, api=api)
+    except calsync.SyncNotConfigured as exc:
+        raise UsageError(str(exc)) from None
+    except (CalcomApiError, SyncFailed) as exc:
+        print(f"error: {exc} (nothing moved: the next run reads the same bookings again)",
+              file=sys.stderr)
+        return EXIT_FAILED
+    print(calsync.summary_line(summary))
+    print("run `booking-report refresh` to rebuild the numbers with what was recovered")
+    return 0
 
 
 def cmd_report(args) -> int:
@@ -226,7 +265,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from booking_report.demo import run_demo
+    from booking_report.demo.run import run_demo
 
     as_of = parse_as_of(args.as_of)
     return run_demo(seed=args.seed, leads=args.leads, weeks=args.weeks, as_of=as_of)
@@ -317,9 +356,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "review_after_hours=48; repeatable (BOOKING_REPORT_TIMEZONE sets "
                         "the timezone for every refresh)")
     p.add_argument("--full-refresh", action="store_true")
+    p.add_argument("--no-sync", action="store_true",
+                   help="skip the Cal.com API sync that runs first when CALCOM_API_KEY is set")
     p.add_argument("--no-wait", action="store_true",
                    help="exit at once if another refresh is running (default: wait for it)")
     p.set_defaults(func=cmd_refresh)
+
+    p = sub.add_parser("sync-calcom", help="read bookings from Cal.com's API v2 (GET only) to "
+                                          "repair what webhooks missed")
+    p.add_argument("--since", metavar="YYYY-MM-DD",
+                   help="start of the first backfill (default: 90 days ago)")
+    p.add_argument("--full", action="store_true", help="read every booking again")
+    p.set_defaults(func=cmd_sync_calcom)
 
     p = sub.add_parser("report", help="print the weekly status report")
     p.add_argument("--week", help="ISO week such as 2026-W47 (default: last complete week)")

@@ -91,7 +91,12 @@ per_chain as (
     select
         root_uid,
         count(*) - 1 as reschedule_count,
-        bool_or(not has_creation_event) as has_incomplete_history,
+        -- a uid no creation webhook told us of, and the API did not either
+        bool_or(not has_creation_event and not has_api_snapshot) as has_incomplete_history,
+        -- the API revealed a booking (a uid no creation webhook told us of) or a change
+        -- of state that no webhook delivered
+        bool_or(is_revealed_by_api) as has_booking_revealed_by_api,
+        bool_or(uid_state <> webhook_uid_state) as has_state_revealed_by_api,
         min(created_event_at) as first_created_event_at,
         min(uid_booked_at) as first_event_at,
         max(latest_calcom_event_at) as latest_calcom_event_at
@@ -113,6 +118,9 @@ final as (
         coalesce(per_chain.first_created_event_at, per_chain.first_event_at) as booked_at,
         cast(per_chain.reschedule_count as integer) as reschedule_count,
         per_chain.has_incomplete_history,
+        per_chain.has_booking_revealed_by_api,
+        per_chain.has_state_revealed_by_api,
+        current_booking.is_host_absent,
         chain_lead.metadata_lead_id,
         chain_booker.booker_email,
         chain_booker.booker_name,

@@ -1,9 +1,10 @@
 {#- The outcome of every chain, by the first rule that applies (DESIGN.md):
     manual confirmation > lifecycle state (cancelled / rejected / pending) > a
     suspicious slot (ends before it starts, or starts more than two years from its
-    booking: needs review, kept out of the weekly rates) > Cal.com no-show marks > Cal
-    Video no-show > CRM outcome updated after the slot began > optional assumed
-    completion > the clock (upcoming / awaiting_outcome / needs_review). -#}
+    booking: needs review, kept out of the weekly rates) > Cal.com no-show marks
+    (webhook marks and the API's absent flags: the latest statement wins) > Cal Video
+    no-show > the API's absentHost > CRM outcome updated after the slot began >
+    optional assumed completion > the clock (upcoming / awaiting_outcome / needs_review). -#}
 with
 
 chains as (
@@ -59,20 +60,81 @@ latest_manual as (
 
 ),
 
-latest_marks as (
+usable_snapshots as (
 
-    -- the latest no-show mark per attendee wins; an unmark (false) is no evidence
-    select distinct on (booking_uid, attendee_email)
+    select * from {{ ref('int_api_bookings_checked') }}
+    where feed_problem is null
+
+),
+
+api_attendees as (
+
+    select api_rows.*
+    from {{ ref('stg_calcom__api_booking_attendees') }} as api_rows
+    inner join usable_snapshots on usable_snapshots.snapshot_id = api_rows.snapshot_id
+
+),
+
+mark_statements as (
+
+    -- no-show marks from webhooks (time: sent) and the API's absent flags (time:
+    -- fetched); `false` is a statement too (an unmark: no evidence either way)
+    select
         booking_uid,
         attendee_email,
         is_no_show,
-        sent_at as marked_at
+        sent_at as stated_at,
+        1 as source_rank,
+        body_sha256,
+        'webhook' as mark_source
 
     from attendees
     where trigger_event = 'BOOKING_NO_SHOW_UPDATED'
       and attendee_email is not null
       and is_no_show is not null
-    order by booking_uid, attendee_email, sent_at desc nulls last, body_sha256 desc
+
+    union all
+
+    select
+        booking_uid,
+        attendee_email,
+        is_absent as is_no_show,
+        fetched_at as stated_at,
+        0 as source_rank,
+        body_sha256,
+        'api' as mark_source
+
+    from api_attendees
+    where attendee_email is not null
+      and is_absent is not null
+
+),
+
+latest_marks as (
+
+    -- the latest statement per attendee wins (ties: the webhook)
+    select distinct on (booking_uid, attendee_email)
+        booking_uid,
+        attendee_email,
+        is_no_show,
+        stated_at as marked_at
+
+    from mark_statements
+    order by booking_uid, attendee_email, stated_at desc, source_rank desc, body_sha256 desc
+
+),
+
+latest_webhook_marks as (
+
+    -- what the webhooks alone say: when they would not have decided, the API did
+    select distinct on (booking_uid, attendee_email)
+        booking_uid,
+        attendee_email,
+        is_no_show
+
+    from mark_statements
+    where mark_source = 'webhook'
+    order by booking_uid, attendee_email, stated_at desc, body_sha256 desc
 
 ),
 
@@ -88,6 +150,10 @@ booking_people as (
 
     union
 
+    select booking_uid, attendee_email from api_attendees where attendee_email is not null
+
+    union
+
     select booking_uid, attendee_email from latest_marks
 
 ),
@@ -98,12 +164,17 @@ mark_evidence as (
         booking_people.booking_uid,
         count(latest_marks.attendee_email) as marked_attendees,
         bool_and(coalesce(latest_marks.is_no_show, false)) as is_every_attendee_no_show,
+        bool_and(coalesce(latest_webhook_marks.is_no_show, false))
+            as is_every_attendee_no_show_by_webhook,
         max(latest_marks.marked_at) as latest_mark_at
 
     from booking_people
     left join latest_marks
         on latest_marks.booking_uid = booking_people.booking_uid
         and latest_marks.attendee_email = booking_people.attendee_email
+    left join latest_webhook_marks
+        on latest_webhook_marks.booking_uid = booking_people.booking_uid
+        and latest_webhook_marks.attendee_email = booking_people.attendee_email
     group by booking_people.booking_uid
 
 ),
@@ -182,6 +253,7 @@ decided as (
                 then 'no_show'
             when video_evidence.has_guests_no_show then 'no_show'
             when video_evidence.has_hosts_no_show then 'host_no_show'
+            when chains.is_host_absent then 'host_no_show'
             when crm_evidence.crm_outcome is not null then crm_evidence.crm_outcome
             {% if var('assume_completed_after_hours') is not none %}
             when chains.end_at <= {{ as_of() }}
@@ -199,9 +271,11 @@ decided as (
             when chains.booking_state in ('cancelled', 'rejected', 'pending') then 'lifecycle'
             when slot_checks.slot_problem is not null then 'feed_problem'
             when mark_evidence.marked_attendees > 0 and mark_evidence.is_every_attendee_no_show
-                then 'calcom'
+                then case when mark_evidence.is_every_attendee_no_show_by_webhook
+                    then 'calcom' else 'calcom_api' end
             when video_evidence.has_guests_no_show or video_evidence.has_hosts_no_show
                 then 'cal_video'
+            when chains.is_host_absent then 'calcom_api'
             when crm_evidence.crm_outcome is not null then 'crm'
             {% if var('assume_completed_after_hours') is not none %}
             when chains.end_at <= {{ as_of() }}

@@ -1,31 +1,14 @@
-{#- One row per Cal.com booking uid: what its events say about it, latest first.
-    "Latest" is by send time, then the fixed trigger order, then body hash: never by
-    arrival order. Uids only known as a `rescheduleUid` are added as rows without
-    events (their creation was missed). Events with a feed problem (unreadable times,
-    no uid, a reused uid…) are kept out; `reporting.feed_problems` lists them. -#}
+{#- One row per Cal.com booking uid: what its statements (webhook events and API
+    snapshots) say about it, latest first. "Latest" is by statement time, ties won by
+    the webhook, then the fixed trigger order, then body hash: never by arrival order.
+    Uids only known as a reschedule link are added as rows without statements (their
+    creation was missed). Events with a feed problem are not statements (see
+    `int_webhook_events_checked`, `reporting.feed_problems`). -#}
 with
 
-events as (
+statements as (
 
-    select * from {{ ref('int_webhook_events_checked') }}
-    where is_booking_event
-      and feed_problem is null
-
-),
-
-ordered as (
-
-    select
-        *,
-        trigger_event in ('BOOKING_CREATED', 'BOOKING_REQUESTED', 'BOOKING_RESCHEDULED')
-            as is_creation,
-        trigger_event in (
-            'BOOKING_CREATED', 'BOOKING_REQUESTED', 'BOOKING_RESCHEDULED',
-            'BOOKING_CANCELLED', 'BOOKING_REJECTED'
-        ) as is_lifecycle,
-        trigger_event in ('MEETING_STARTED', 'MEETING_ENDED') as is_meeting_snapshot
-
-    from events
+    select * from {{ ref('int_booking_statements') }}
 
 ),
 
@@ -33,27 +16,46 @@ latest_lifecycle as (
 
     select distinct on (booking_uid)
         booking_uid,
+        lifecycle_state as uid_state,
         trigger_event as latest_lifecycle_trigger
 
-    from ordered
-    where is_lifecycle
-    order by booking_uid, sent_at desc nulls last, trigger_rank desc, body_sha256 desc
+    from statements
+    where lifecycle_state is not null
+    order by booking_uid, stated_at desc, source_rank desc, trigger_rank desc,
+        body_sha256 desc
+
+),
+
+webhook_lifecycle as (
+
+    -- what the webhooks alone say: compared with the merged state, it tells which
+    -- changes only the API revealed
+    select distinct on (booking_uid)
+        booking_uid,
+        lifecycle_state as webhook_uid_state
+
+    from statements
+    where lifecycle_state is not null
+      and statement_source = 'webhook'
+    order by booking_uid, stated_at desc, trigger_rank desc, body_sha256 desc
 
 ),
 
 latest_slot as (
 
-    -- the slot from the latest lifecycle event that states one, else any event
+    -- the slot from the latest statement of the booking's state that gives one, else
+    -- from any (a no-show mark or a MEETING_* body)
     select distinct on (booking_uid)
         booking_uid,
         start_at,
         end_at,
         event_id as slot_event_id
 
-    from ordered
+    from statements
     where start_at is not null
-    order by booking_uid, is_lifecycle desc, sent_at desc nulls last, trigger_rank desc,
-        body_sha256 desc
+    order by booking_uid,
+        (lifecycle_state is not null or statement_source = 'api') desc,
+        stated_at desc, source_rank desc, trigger_rank desc, body_sha256 desc
 
 ),
 
@@ -65,10 +67,11 @@ latest_details as (
         booker_name,
         event_type
 
-    from ordered
+    from statements
     where booker_email is not null
-    order by booking_uid, is_lifecycle desc, sent_at desc nulls last, trigger_rank desc,
-        body_sha256 desc
+    order by booking_uid,
+        (lifecycle_state is not null or statement_source = 'api') desc,
+        stated_at desc, source_rank desc, trigger_rank desc, body_sha256 desc
 
 ),
 
@@ -78,21 +81,48 @@ latest_lead as (
         booking_uid,
         metadata_lead_id
 
-    from ordered
+    from statements
     where metadata_lead_id is not null
-    order by booking_uid, sent_at desc nulls last, trigger_rank desc, body_sha256 desc
+    order by booking_uid, stated_at desc, source_rank desc, trigger_rank desc,
+        body_sha256 desc
 
 ),
 
-latest_parent as (
+webhook_parent as (
+
+    -- the first creation event that names the uid it replaced
+    select distinct on (booking_uid)
+        booking_uid,
+        parent_uid
+
+    from statements
+    where statement_source = 'webhook' and parent_uid is not null
+    order by booking_uid, stated_at asc, trigger_rank asc, body_sha256 asc
+
+),
+
+api_parent as (
 
     select distinct on (booking_uid)
         booking_uid,
-        reschedule_uid as parent_uid
+        parent_uid
 
-    from ordered
-    where is_creation and reschedule_uid is not null and reschedule_uid <> booking_uid
-    order by booking_uid, sent_at asc nulls last, trigger_rank asc, body_sha256 asc
+    from statements
+    where statement_source = 'api' and parent_uid is not null
+    order by booking_uid, stated_at desc, body_sha256 desc
+
+),
+
+api_child_link as (
+
+    -- a booking with rescheduledToUid names its successor: the successor's parent
+    select distinct on (child_uid)
+        child_uid as booking_uid,
+        booking_uid as parent_uid
+
+    from statements
+    where child_uid is not null
+    order by child_uid, stated_at desc, body_sha256 desc
 
 ),
 
@@ -102,9 +132,10 @@ latest_sms as (
         booking_uid,
         sms_reminder_number
 
-    from ordered
+    from statements
     where sms_reminder_number is not null
-    order by booking_uid, sent_at desc nulls last, trigger_rank desc, body_sha256 desc
+    order by booking_uid, stated_at desc, source_rank desc, trigger_rank desc,
+        body_sha256 desc
 
 ),
 
@@ -116,9 +147,22 @@ latest_cancellation as (
         cancelled_by,
         is_reschedule_request
 
-    from ordered
-    where trigger_event in ('BOOKING_CANCELLED', 'BOOKING_REJECTED')
-    order by booking_uid, sent_at desc nulls last, trigger_rank desc, body_sha256 desc
+    from statements
+    where states_cancellation
+    order by booking_uid, stated_at desc, source_rank desc, trigger_rank desc,
+        body_sha256 desc
+
+),
+
+latest_api as (
+
+    select distinct on (booking_uid)
+        booking_uid,
+        is_host_absent
+
+    from statements
+    where statement_source = 'api'
+    order by booking_uid, stated_at desc, body_sha256 desc
 
 ),
 
@@ -127,24 +171,45 @@ per_uid as (
     select
         booking_uid,
         bool_or(is_creation) as has_creation_event,
-        min(case when is_creation then sent_at end) as created_event_at,
-        min(case when not is_meeting_snapshot then sent_at end) as first_event_at,
+        bool_or(statement_source = 'api') as has_api_snapshot,
+        -- the first creation statement: a CREATED / REQUESTED / RESCHEDULED webhook, or
+        -- the API's createdAt (which also dates a booking whose first webhook was lost,
+        -- e.g. a REQUESTED before the host's confirmation)
+        min(case when is_creation or statement_source = 'api' then creation_at end)
+            as created_event_at,
+        min(case when statement_source = 'webhook' and not is_meeting_snapshot
+            then stated_at end) as first_event_at,
         -- MEETING_* bodies carry the booking's creation time: a last resort only
-        min(case when is_meeting_snapshot then sent_at end) as meeting_snapshot_created_at,
-        max(case when not is_meeting_snapshot then sent_at end) as latest_calcom_event_at,
-        count(*) as event_count
+        min(case when is_meeting_snapshot then stated_at end) as meeting_snapshot_created_at,
+        max(change_at) as latest_calcom_event_at,
+        count(*) as statement_count
 
-    from ordered
+    from statements
     group by booking_uid
+
+),
+
+links as (
+
+    select
+        per_uid.booking_uid,
+        coalesce(webhook_parent.parent_uid, api_parent.parent_uid, api_child_link.parent_uid)
+            as parent_uid
+
+    from per_uid
+    left join webhook_parent on webhook_parent.booking_uid = per_uid.booking_uid
+    left join api_parent on api_parent.booking_uid = per_uid.booking_uid
+    left join api_child_link on api_child_link.booking_uid = per_uid.booking_uid
 
 ),
 
 phantom_parents as (
 
-    select distinct latest_parent.parent_uid as booking_uid
-    from latest_parent
-    left join per_uid on per_uid.booking_uid = latest_parent.parent_uid
-    where per_uid.booking_uid is null
+    select distinct links.parent_uid as booking_uid
+    from links
+    left join per_uid on per_uid.booking_uid = links.parent_uid
+    where links.parent_uid is not null
+      and per_uid.booking_uid is null
 
 ),
 
@@ -157,11 +222,12 @@ all_uids as (
     select
         booking_uid,
         false as has_creation_event,
+        false as has_api_snapshot,
         cast(null as timestamptz) as created_event_at,
         cast(null as timestamptz) as first_event_at,
         cast(null as timestamptz) as meeting_snapshot_created_at,
         cast(null as timestamptz) as latest_calcom_event_at,
-        0 as event_count
+        0 as statement_count
 
     from phantom_parents
 
@@ -171,18 +237,14 @@ final as (
 
     select
         all_uids.booking_uid,
-        latest_parent.parent_uid,
+        links.parent_uid,
         all_uids.has_creation_event,
-        all_uids.event_count,
-        case latest_lifecycle.latest_lifecycle_trigger
-            when 'BOOKING_CREATED' then 'accepted'
-            when 'BOOKING_RESCHEDULED' then 'accepted'
-            when 'BOOKING_REQUESTED' then 'pending'
-            when 'BOOKING_CANCELLED' then 'cancelled'
-            when 'BOOKING_REJECTED' then 'rejected'
-            -- no lifecycle event seen (only marks or meeting snapshots): it happened
-            else 'accepted'
-        end as uid_state,
+        all_uids.has_api_snapshot,
+        cast(all_uids.statement_count as integer) as event_count,
+        -- no statement of its state (only marks or MEETING_* bodies): it happened
+        coalesce(latest_lifecycle.uid_state, 'accepted') as uid_state,
+        coalesce(webhook_lifecycle.webhook_uid_state, 'accepted') as webhook_uid_state,
+        all_uids.has_api_snapshot and not all_uids.has_creation_event as is_revealed_by_api,
         latest_lifecycle.latest_lifecycle_trigger,
         latest_slot.start_at,
         latest_slot.end_at,
@@ -195,6 +257,7 @@ final as (
         latest_cancellation.cancellation_reason,
         latest_cancellation.cancelled_by,
         coalesce(latest_cancellation.is_reschedule_request, false) as is_reschedule_request,
+        coalesce(latest_api.is_host_absent, false) as is_host_absent,
         all_uids.created_event_at,
         coalesce(
             all_uids.created_event_at,
@@ -204,13 +267,15 @@ final as (
         all_uids.latest_calcom_event_at
 
     from all_uids
-    left join latest_parent on latest_parent.booking_uid = all_uids.booking_uid
+    left join links on links.booking_uid = all_uids.booking_uid
     left join latest_lifecycle on latest_lifecycle.booking_uid = all_uids.booking_uid
+    left join webhook_lifecycle on webhook_lifecycle.booking_uid = all_uids.booking_uid
     left join latest_slot on latest_slot.booking_uid = all_uids.booking_uid
     left join latest_details on latest_details.booking_uid = all_uids.booking_uid
     left join latest_lead on latest_lead.booking_uid = all_uids.booking_uid
     left join latest_sms on latest_sms.booking_uid = all_uids.booking_uid
     left join latest_cancellation on latest_cancellation.booking_uid = all_uids.booking_uid
+    left join latest_api on latest_api.booking_uid = all_uids.booking_uid
 
 )
 

@@ -35,7 +35,8 @@ def mismatches(dsn: str, expected: dict[str, Any]) -> list[str]:
         # ---- bookings
         rows = conn.execute("select booking_id, outcome, outcome_source, lead_id,"
                             " lead_match_method, reschedule_count, has_incomplete_history,"
-                            " booked_at, has_reminder from reporting.fct_bookings").fetchall()
+                            " booked_at, has_reminder, recovered_from_api"
+                            " from reporting.fct_bookings").fetchall()
         got = {r[0]: r[1:] for r in rows}
         want = expected["bookings"]
         for bid in sorted(set(got) | set(want)):
@@ -47,7 +48,8 @@ def mismatches(dsn: str, expected: dict[str, Any]) -> list[str]:
                 continue
             g, w = got[bid], want[bid]
             expect = (w["outcome"], w["outcome_source"], w["lead_id"], w["method"],
-                      w["reschedule_count"], w["incomplete"], w["booked_at"], w["has_reminder"])
+                      w["reschedule_count"], w["incomplete"], w["booked_at"], w["has_reminder"],
+                      w["recovered"])
             if tuple(g) != expect:
                 problems.append(f"booking {bid}: got {tuple(g)} want {expect}")
         # ---- leads

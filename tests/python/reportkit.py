@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 from conftest import create_database
 
-from booking_report.landing import load_crm, load_manual_outcomes, store_bodies
+from booking_report.demo.landing import load_crm, load_manual_outcomes, store_bodies
+from booking_report.demo.scenario import generate
 from booking_report.refresh import refresh
-from booking_report.scenario import generate
 from ingest.db import init_db
 
 AS_OF = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # a Monday: last complete week = W47

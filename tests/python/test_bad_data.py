@@ -21,9 +21,9 @@ from conftest import REPO, LiveServer, create_database, drop_database, fetchall
 from httpclient import post_webhook
 from reportkit import Client
 
-from booking_report.landing import load_crm, store_bodies
+from booking_report.demo.landing import load_crm, store_bodies
+from booking_report.demo.scenario import generate
 from booking_report.refresh import print_summary, refresh
-from booking_report.scenario import generate
 from booking_report.server import create_server_app
 from ingest.db import init_db
 

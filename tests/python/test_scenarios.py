@@ -14,9 +14,9 @@ import pytest
 from conftest import create_database, drop_database
 from oracle import mismatches
 
-from booking_report.landing import load_crm, load_manual_outcomes, store_bodies
+from booking_report.demo.landing import load_crm, load_manual_outcomes, store_bodies
+from booking_report.demo.scenario import generate
 from booking_report.refresh import refresh
-from booking_report.scenario import generate
 from ingest.db import init_db
 
 AS_OF = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -88,6 +88,15 @@ final as (
             as boolean
         ) as has_reminder,
         cast(has_incomplete_history as boolean) as has_incomplete_history,
+        cast(
+            has_booking_revealed_by_api or has_state_revealed_by_api
+            or outcome_source = 'calcom_api'
+            as boolean
+        ) as recovered_from_api,
+        cast(case
+            when has_booking_revealed_by_api then 'booking'
+            when has_state_revealed_by_api or outcome_source = 'calcom_api' then 'change'
+        end as text) as api_recovery,
         cast(latest_calcom_event_at as timestamptz) as latest_calcom_event_at
 
     from joined

@@ -42,6 +42,12 @@ problems as (
 
 ),
 
+sync_runs as (
+
+    select * from {{ ref('stg_calcom__api_sync_runs') }}
+
+),
+
 valid_events as (
 
     -- MEETING_* bodies carry the booking's creation time, not a send time
@@ -101,6 +107,16 @@ booking_stats as (
             where is_crm_only_booking
               and first_booked_at > {{ as_of() }} - interval '1 day' * {{ var('feed_missing_share_lookback_days') }}
               and first_booked_at <= {{ as_of() }}) as recent_crm_only_bookings,
+        (select count(*) from bookings
+            where api_recovery = 'booking'
+              and booked_at > {{ as_of() }} - interval '1 day' * {{ var('feed_missing_share_lookback_days') }}
+              and booked_at <= {{ as_of() }}) as recovered_bookings_28d,
+        (select count(*) from bookings
+            where api_recovery = 'change'
+              and booked_at > {{ as_of() }} - interval '1 day' * {{ var('feed_missing_share_lookback_days') }}
+              and booked_at <= {{ as_of() }}) as recovered_changes_28d,
+        (select max(finished_at) from sync_runs
+            where sync_status = 'succeeded' and finished_at <= {{ as_of() }}) as last_sync_at,
         (select count(*) from gaps) as open_gaps,
         (select count(*) from problems) as feed_problems,
         (select count(*) from problems
@@ -121,7 +137,9 @@ measured as (
         {{ safe_rate('recent_incomplete_chains', 'recent_chains') }} as incomplete_history_share,
         {{ safe_rate('recent_crm_only_bookings + recent_incomplete_chains',
                      'recent_chains + recent_crm_only_bookings') }} as missing_booking_share,
-        {{ safe_rate('open_gaps', 'lead_count') }} as gap_rate
+        {{ safe_rate('open_gaps', 'lead_count') }} as gap_rate,
+        {{ safe_rate('recovered_bookings_28d + recovered_changes_28d', 'recent_chains') }}
+            as webhook_loss_share
 
     from event_stats
     cross join delivery_stats
@@ -182,6 +200,19 @@ final as (
         cast(recent_crm_only_bookings as integer) as recent_crm_only_bookings,
         cast(incomplete_history_share as numeric) as incomplete_history_share,
         cast(missing_booking_share as numeric) as missing_booking_share,
+        cast({{ 'true' if var('api_sync_configured') else 'false' }} as boolean)
+            as api_sync_configured,
+        cast(case
+            when not {{ 'true' if var('api_sync_configured') else 'false' }} then 'not_configured'
+            when last_sync_at is null
+                or last_sync_at < {{ as_of() }} - interval '1 hour' * {{ var('api_sync_stale_hours') }}
+                then 'stale'
+            else 'ok'
+        end as text) as api_sync_status,
+        cast(last_sync_at as timestamptz) as last_sync_at,
+        cast(recovered_bookings_28d as integer) as recovered_bookings_28d,
+        cast(recovered_changes_28d as integer) as recovered_changes_28d,
+        cast(webhook_loss_share as numeric) as webhook_loss_share,
         cast(open_gaps as integer) as open_gaps,
         cast(gap_rate as numeric) as gap_rate,
         cast(now() as timestamptz) as built_at

@@ -10,6 +10,12 @@ events as (
 
 ),
 
+snapshots as (
+
+    select * from {{ ref('int_api_bookings_checked') }}
+
+),
+
 bookings as (
 
     select * from {{ ref('fct_bookings') }}
@@ -26,6 +32,7 @@ event_problems as (
 
     select
         'event:' || cast(event_id as text) as feed_problem_id,
+        'webhook' as problem_source,
         event_id,
         trigger_event,
         feed_problem as problem,
@@ -39,10 +46,30 @@ event_problems as (
 
 ),
 
+snapshot_problems as (
+
+    -- a booking object from the API that cannot be used (same rule as webhooks)
+    select
+        'api:' || cast(snapshot_id as text) as feed_problem_id,
+        'api' as problem_source,
+        snapshot_id as event_id,
+        'API_SNAPSHOT' as trigger_event,
+        feed_problem as problem,
+        feed_problem_detail as detail,
+        cast(null as timestamptz) as sent_at,
+        fetched_at as received_at,
+        booking_uid
+
+    from snapshots
+    where feed_problem is not null
+
+),
+
 slot_problems as (
 
     select
         'slot:' || bookings.booking_id as feed_problem_id,
+        'webhook' as problem_source,
         chains.slot_event_id as event_id,
         slot_event.trigger_event,
         'suspicious_slot' as problem,
@@ -65,6 +92,8 @@ unioned as (
 
     select * from event_problems
     union all
+    select * from snapshot_problems
+    union all
     select * from slot_problems
 
 ),
@@ -73,6 +102,7 @@ final as (
 
     select
         cast(feed_problem_id as text) as feed_problem_id,
+        cast(problem_source as text) as problem_source,
         cast(event_id as bigint) as event_id,
         cast(trigger_event as text) as trigger_event,
         cast(problem as text) as problem,

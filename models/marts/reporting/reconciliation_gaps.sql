@@ -123,7 +123,7 @@ outcome_conflict as (
     from leads
     inner join lead_chains
         on lead_chains.lead_id = leads.lead_id and lead_chains.is_latest_for_lead
-    where lead_chains.outcome_source in ('manual', 'calcom', 'cal_video')
+    where lead_chains.outcome_source in ('manual', 'calcom', 'calcom_api', 'cal_video')
       and lead_chains.outcome in ('completed', 'no_show')
       and leads.crm_booking_status in ('completed', 'no_show')
       and lead_chains.outcome <> leads.crm_booking_status

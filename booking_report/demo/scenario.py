@@ -12,6 +12,7 @@ independently of the SQL, and returns what the marts must say.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import statistics
@@ -116,6 +117,7 @@ class Scenario:
     book_window_days: int = 14
     review_after_hours: int = 24
     grace_minutes: int = 60
+    lossy: float = 0.0  # the share of chains that lost one more webhook on purpose
 
     # ------------------------------------------------------------ outputs
 
@@ -134,10 +136,75 @@ class Scenario:
         return [(c.root_uid, c.manual[0], c.manual[1]) for c in self.chains
                 if c.manual and c.visible]
 
+    def api_bookings(self) -> list[dict[str, Any]]:
+        """What Cal.com's API v2 lists for every booking uid as of ``as_of``: the truth,
+        whichever webhooks were delivered (DESIGN.md, "Recovering missed webhooks")."""
+        return [api_booking(chain, index) for chain in self.chains
+                for index in range(len(chain.uids))]
+
     # ------------------------------------------------------------ oracle
 
-    def expected(self) -> dict[str, Any]:
-        return _Oracle(self).run()
+    def expected(self, *, synced: bool = False) -> dict[str, Any]:
+        """The marts' truth. ``synced``: after a Cal.com API sync at ``as_of`` that
+        served :meth:`api_bookings` (every booking and change is known then)."""
+        return _Oracle(self, synced=synced).run()
+
+
+def _iso_ms(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+def uid_events(chain: Chain, uid: str) -> list[Event]:
+    return [e for e in chain.events if e.uid == uid and e.trigger != "PING"]
+
+
+def api_changed_at(chain: Chain, index: int) -> tuple[datetime, datetime | None]:
+    """(createdAt, updatedAt) of one uid: created by its first creation event; updated
+    by every later lifecycle event or no-show mark, and by being rescheduled away."""
+    uid = chain.uids[index]
+    events = sorted(uid_events(chain, uid), key=lambda e: e.sent_at)
+    created = min(e.sent_at for e in events if e.trigger in CREATION)
+    updates = [e.sent_at for e in events
+               if e.trigger in LIFECYCLE + ("BOOKING_NO_SHOW_UPDATED",) and e.sent_at > created]
+    if index + 1 < len(chain.uids):
+        child = chain.uids[index + 1]
+        updates.append(min(e.sent_at for e in uid_events(chain, child) if e.trigger in CREATION))
+    return created, (max(updates) if updates else None)
+
+
+def api_booking(chain: Chain, index: int) -> dict[str, Any]:
+    """One booking object shaped like Cal.com's API v2 output."""
+    uid = chain.uids[index]
+    current = index == len(chain.uids) - 1
+    events = sorted(uid_events(chain, uid), key=lambda e: e.sent_at)
+    with_slot = [e for e in events if "startTime" in e.body.get("payload", e.body)]
+    slot = with_slot[-1].body.get("payload", with_slot[-1].body)
+    marks = [e for e in events if e.trigger == "BOOKING_NO_SHOW_UPDATED"]
+    absent = bool(marks and marks[-1].body["payload"]["attendees"][0]["noShow"])
+    created, updated = api_changed_at(chain, index)
+    status = chain.state if current else "cancelled"  # rescheduled away: see rescheduledToUid
+    booking: dict[str, Any] = {
+        "id": int(hashlib.sha256(uid.encode()).hexdigest()[:7], 16), "uid": uid,
+        "title": f"{chain.event_type.replace('-', ' ').title()} with {chain.booker_name}",
+        "description": "", "status": status,
+        "start": slot["startTime"], "end": slot["endTime"], "duration": 30,
+        "eventTypeId": 77, "eventType": {"id": 77, "slug": chain.event_type},
+        "hosts": [{"id": 1, "name": "Studio Host", "email": "host@studio.example",
+                   "username": "studio", "timeZone": "Europe/Berlin"}],
+        "attendees": [{"name": chain.booker_name, "email": chain.booker_email,
+                       "timeZone": "Europe/London", "language": "en", "absent": absent}],
+        "guests": [], "location": "integrations:daily", "absentHost": False,
+        "metadata": ({"leadId": chain.metadata_lead_id}
+                     if chain.uses_metadata and chain.metadata_lead_id else {}),
+        "createdAt": _iso_ms(created), "updatedAt": _iso_ms(updated) if updated else None,
+    }
+    if index > 0:
+        booking["rescheduledFromUid"] = chain.uids[index - 1]
+    if not current:
+        booking["rescheduledToUid"] = chain.uids[index + 1]
+    if current and chain.state == "cancelled" and chain.cancellation_reason:
+        booking["cancellationReason"] = chain.cancellation_reason
+    return booking
 
 
 # ====================================================================== generation
@@ -152,6 +219,7 @@ class _Gen:
         self.weeks = weeks
         self.uid_counter = 0
         self.booking_id = 1000
+        self.lossy = 0.0
 
     def uid(self) -> str:
         self.uid_counter += 1
@@ -455,6 +523,24 @@ class _Gen:
             lead.updated_at = None  # this export has no updated_at for the row
         lead.crm_state = normalize_crm(lead.booking_status, lead.lead_status)
 
+    # ------------------------------------------------------------ extra loss
+
+    def lose_webhooks(self, chains: list[Chain]) -> None:
+        """Lose one more webhook of a share of chains, of the kinds Cal.com's API can
+        repair: a creation (booked, requested, rescheduled, confirmed), a cancellation or
+        rejection, a no-show mark. Own random stream: other draws stay as they were."""
+        rng = random.Random(self.seed * 7919 + 17)
+        for chain in chains:
+            if chain.drop_all or rng.random() >= self.lossy:
+                continue
+            candidates = [e for e in chain.events if e.delivered and (
+                e.trigger in LIFECYCLE or (
+                    e.trigger == "BOOKING_NO_SHOW_UPDATED"
+                    and e.body["payload"]["attendees"][0]["noShow"]
+                    and chain.attendance == "no_show"))]
+            if candidates:
+                rng.choice(candidates).delivered = False
+
     # ------------------------------------------------------------ all
 
     def run(self) -> Scenario:
@@ -503,6 +589,8 @@ class _Gen:
                 for e in chain.events:
                     if e.uid == chain.root_uid and e.trigger in CREATION:
                         e.delivered = False
+        if self.lossy:
+            self.lose_webhooks(chains)
         # owner confirmations for some slots nobody recorded
         for chain in chains:
             if (chain.state == "accepted" and chain.attendance == "attended"
@@ -525,7 +613,8 @@ class _Gen:
                     if rng.random() < 0.05:
                         bodies.append(body)  # delivered twice
         rng.shuffle(bodies)
-        return Scenario(self.seed, self.as_of, self.snapshot_at, leads, chains, bodies, ping)
+        return Scenario(self.seed, self.as_of, self.snapshot_at, leads, chains, bodies, ping,
+                        lossy=self.lossy)
 
 
 def normalize_crm(booking_status: str, lead_status: str) -> str:
@@ -548,10 +637,14 @@ def normalize_crm(booking_status: str, lead_status: str) -> str:
 
 
 def generate(seed: int, *, as_of: datetime, leads: int = 300, weeks: int = 8,
-             report_timezone: str = "UTC") -> Scenario:
+             report_timezone: str = "UTC", lossy: float = 0.0) -> Scenario:
+    """``lossy``: the share of chains that lose one more webhook (a creation, a
+    cancellation or rejection, a no-show mark), beyond the usual missed ones."""
     if as_of.tzinfo is None:
         raise ValueError("as_of needs a timezone")
-    scenario = _Gen(seed, as_of.astimezone(UTC), leads, weeks).run()
+    gen = _Gen(seed, as_of.astimezone(UTC), leads, weeks)
+    gen.lossy = lossy
+    scenario = gen.run()
     scenario.report_timezone = report_timezone
     return scenario
 
@@ -559,9 +652,50 @@ def generate(seed: int, *, as_of: datetime, leads: int = 300, weeks: int = 8,
 # ====================================================================== oracle
 
 
+def _webhook_state(chain: Chain, uid: str) -> str:
+    """The uid's state from its delivered lifecycle webhooks alone (accepted if none)."""
+    rank = {t: i for i, t in enumerate(("BOOKING_REQUESTED", "BOOKING_CREATED",
+                                        "BOOKING_RESCHEDULED", "BOOKING_CANCELLED",
+                                        "BOOKING_REJECTED"))}
+    events = [e for e in uid_events(chain, uid) if e.delivered and e.trigger in LIFECYCLE]
+    if not events:
+        return "accepted"
+    latest = max(events, key=lambda e: (e.sent_at, rank[e.trigger]))
+    return {"BOOKING_REQUESTED": "pending", "BOOKING_CANCELLED": "cancelled",
+            "BOOKING_REJECTED": "rejected"}.get(latest.trigger, "accepted")
+
+
+def _webhook_marks_no_show(chain: Chain, uid: str) -> bool:
+    marks = [e for e in uid_events(chain, uid)
+             if e.delivered and e.trigger == "BOOKING_NO_SHOW_UPDATED"]
+    return bool(marks) and bool(max(marks, key=lambda e: e.sent_at)
+                                .body["payload"]["attendees"][0]["noShow"])
+
+
+def _has_delivered_creation(chain: Chain, uid: str) -> bool:
+    return any(e.delivered and e.trigger in CREATION for e in uid_events(chain, uid))
+
+
+def _webhook_booked_at(chain: Chain) -> datetime:
+    """booked_at from delivered webhooks alone, as the SQL builds it: the first
+    creation event; else per uid its first event, MEETING_* bodies last."""
+    creations = [e.sent_at for e in chain.events if e.delivered and e.trigger in CREATION]
+    if creations:
+        return min(creations)
+    per_uid = []
+    for uid in chain.uids:
+        events = [e for e in uid_events(chain, uid) if e.delivered]
+        plain = [e.sent_at for e in events if e.trigger not in MEETING]
+        meeting = [e.sent_at for e in events if e.trigger in MEETING]
+        if plain or meeting:
+            per_uid.append(min(plain) if plain else min(meeting))
+    return min(per_uid)
+
+
 class _Oracle:
-    def __init__(self, sc: Scenario):
+    def __init__(self, sc: Scenario, *, synced: bool = False):
         self.sc = sc
+        self.synced = synced
         self.tz = ZoneInfo(sc.report_timezone)
         self.leads_by_id = {lead.lead_id: lead for lead in sc.leads}
 
@@ -586,18 +720,33 @@ class _Oracle:
         as_of = sc.as_of
         bookings: dict[str, dict[str, Any]] = {}
         for chain in sc.chains:
-            if not chain.visible:
+            if not (self.synced or chain.visible):
                 continue
             delivered = [e for e in chain.events if e.delivered]
-            creations = [e.sent_at for e in delivered if e.trigger in CREATION]
-            booked_at = min(creations) if creations else min(e.sent_at for e in delivered)
+            webhook_times = [e.sent_at for e in delivered if e.trigger not in MEETING]
+            missing_creation = [uid for uid in chain.uids
+                                if not _has_delivered_creation(chain, uid)]
+            if self.synced:
+                # every uid is known to the API: booked_at from its createdAt, the grace
+                # clock also from its changes (updatedAt, else createdAt)
+                booked_at = min(e.sent_at for e in chain.events if e.trigger in CREATION)
+                changes = [updated or created for created, updated in
+                           (api_changed_at(chain, i) for i in range(len(chain.uids)))]
+                latest_event_at = max(webhook_times + changes)
+                incomplete = False
+            else:
+                booked_at = _webhook_booked_at(chain)
+                latest_event_at = max(webhook_times)
+                incomplete = bool(missing_creation)
             lead_id, method = self.match(chain, booked_at)
+            current = chain.uids[-1]
             bookings[chain.root_uid] = {
                 "chain": chain, "booked_at": booked_at, "lead_id": lead_id, "method": method,
-                "incomplete": chain.drop_root_creation,
+                "incomplete": incomplete,
                 "reschedule_count": len(chain.uids) - 1,
-                "latest_event_at": max(e.sent_at for e in delivered
-                                       if e.trigger not in MEETING),
+                "latest_event_at": latest_event_at,
+                "recovered": self.synced and (
+                    bool(missing_creation) or _webhook_state(chain, current) != chain.state),
             }
         latest_by_lead: dict[str, str] = {}
         for booking_id, b in sorted(bookings.items(), key=lambda kv: (kv[1]["booked_at"], kv[0])):
@@ -608,13 +757,18 @@ class _Oracle:
             chain: Chain = b["chain"]
             lead = self.leads_by_id.get(b["lead_id"]) if b["lead_id"] else None
             crm_changed = (lead.updated_at or sc.snapshot_at) if lead else None
-            if chain.manual:
+            current = chain.uids[-1]
+            video_delivered = any(e.delivered and e.trigger.startswith("AFTER_")
+                                  for e in chain.events)
+            if chain.manual and chain.visible:
                 outcome, source = chain.manual[0], "manual"
             elif chain.state in ("cancelled", "rejected", "pending"):
                 outcome, source = chain.state, "lifecycle"
             elif chain.evidence == "calcom":
-                outcome, source = "no_show", "calcom"
-            elif chain.evidence == "cal_video":
+                outcome = "no_show"
+                source = ("calcom" if not self.synced or _webhook_marks_no_show(chain, current)
+                          else "calcom_api")
+            elif chain.evidence == "cal_video" and video_delivered:
                 outcome = "host_no_show" if chain.attendance == "host_no_show" else "no_show"
                 source = "cal_video"
             elif (lead and lead.crm_state in ("completed", "no_show")
@@ -627,11 +781,17 @@ class _Oracle:
             else:
                 outcome, source = "needs_review", "clock"
             b["outcome"], b["outcome_source"] = outcome, source
-            b["calcom_changed_at"] = max(
-                [b["latest_event_at"]] + ([chain.manual[1]] if chain.manual else []))
+            b["recovered"] = b["recovered"] or source == "calcom_api"
+            manual_at = [chain.manual[1]] if chain.manual and chain.visible else []
+            b["calcom_changed_at"] = max([b["latest_event_at"]] + manual_at)
             b["lead_source"] = ((lead.source.strip().lower() or "unknown") if lead
                                 else "unattributed")
-            b["has_reminder"] = chain.sms is not None or bool(
+            # the SMS number is known from a delivered webhook of the current uid (the
+            # API's booking object does not carry it)
+            sms_known = chain.sms is not None and any(
+                e.delivered and e.trigger in LIFECYCLE + MEETING
+                for e in uid_events(chain, current))
+            b["has_reminder"] = sms_known or bool(
                 lead and lead.reminder_sent_at
                 and b["booked_at"] <= lead.reminder_sent_at < chain.start)
         # ---- leads
@@ -699,7 +859,8 @@ class _Oracle:
                               max(crm_changed, latest["latest_event_at"])))
             if not own and crm in ("booked", "rescheduled", "completed", "no_show"):
                 found.append(("calcom_missing_booking", crm_changed))
-            if (latest and latest["outcome_source"] in ("manual", "calcom", "cal_video")
+            if (latest and latest["outcome_source"] in ("manual", "calcom", "calcom_api",
+                                                         "cal_video")
                     and latest["outcome"] in ("completed", "no_show")
                     and crm in ("completed", "no_show") and latest["outcome"] != crm):
                 found.append(("outcome_conflict", max(crm_changed, latest["calcom_changed_at"])))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 
-from booking_report.scenario import Scenario
+from booking_report.demo.scenario import Scenario
 from ingest.crm import prepare_rows, write_snapshot, zone
 from ingest.signature import sign
 from ingest.store import parse_body, store_event

@@ -21,9 +21,9 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from booking_report.database import DatabaseError, data_dir, resolve
-from booking_report.landing import crm_csv_text, load_manual_outcomes, post_bodies
+from booking_report.demo.landing import crm_csv_text, load_manual_outcomes, post_bodies
+from booking_report.demo.scenario import generate
 from booking_report.refresh import print_summary, refresh
-from booking_report.scenario import generate
 from ingest.crm import read_csv, write_snapshot, zone
 from ingest.db import init_db
 from ingest.importer import Progress

@@ -1,0 +1,175 @@
+"""`booking-report sync-calcom`: land Cal.com's bookings (API v2, GET only) in `raw`.
+
+Each booking object is stored as the API returned it, one row per distinct body
+(`raw.calcom_api_bookings`), with the time it was fetched: the snapshot states the
+booking's state at that time, and dbt merges it with the webhook events (DESIGN.md,
+"Recovering missed webhooks"). Each run is one row in `raw.calcom_api_sync_runs`.
+
+Incremental: from the last successful run's high-water marks less an overlap (1 h),
+one pass by `afterUpdatedAt` and one by `afterCreatedAt` (`updatedAt` may be null). The
+first run reads a backfill window (default 90 days); `--full` reads everything. A page
+is landed in one transaction; a failed page fails the run without moving the
+high-water marks, and a re-run is harmless (the body hash dedupes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from ingest.calcom_api import CalcomApi, CalcomApiError
+
+log = logging.getLogger("booking_report.ingest.calcom_sync")
+
+OVERLAP = timedelta(hours=1)
+DEFAULT_BACKFILL_DAYS = 90
+
+
+@dataclass
+class SyncSummary:
+    sync_run_id: int
+    mode: str
+    api_version: str
+    pages: int = 0
+    bookings_seen: int = 0
+    new_snapshots: int = 0
+    odd_bookings: int = 0
+    requests: int = 0
+    high_water_updated_at: datetime | None = None
+    high_water_created_at: datetime | None = None
+    passes: list[dict[str, str]] = field(default_factory=list)
+
+
+class SyncFailed(RuntimeError):
+    """The run failed; nothing after the last landed page was stored and the
+    high-water marks did not move."""
+
+
+def parse_instant(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None
+
+
+def iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def snapshot_body(booking: Any) -> bytes:
+    """The booking object as returned (keys in the API's order, no reformatting of
+    values), serialised once so equal objects give equal hashes."""
+    return json.dumps(booking, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def last_marks(conn: psycopg.Connection) -> tuple[datetime | None, datetime | None]:
+    row = conn.execute(
+        "select max(high_water_updated_at), max(high_water_created_at)"
+        " from raw.calcom_api_sync_runs where status = 'succeeded'").fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def plan(conn: psycopg.Connection, *, now: datetime, since: datetime | None,
+         full: bool) -> tuple[str, list[dict[str, str]]]:
+    if full:
+        return "full", [{}]
+    updated, created = last_marks(conn)
+    if updated is None and created is None:
+        start = since or (now - timedelta(days=DEFAULT_BACKFILL_DAYS))
+        # bookings created in the window, and older ones changed in it
+        return "backfill", [{"afterCreatedAt": iso(start)}, {"afterUpdatedAt": iso(start)}]
+    passes = []
+    if updated is not None:
+        passes.append({"afterUpdatedAt": iso(updated - OVERLAP)})
+    if created is not None:
+        passes.append({"afterCreatedAt": iso(created - OVERLAP)})
+    return "incremental", passes
+
+
+INSERT_SNAPSHOT = """
+insert into raw.calcom_api_bookings
+    (sync_run_id, booking_uid, fetched_at, api_version, raw_body, payload, body_sha256)
+values (%s, %s, %s, %s, %s, %s::jsonb, %s)
+on conflict (body_sha256) do nothing
+returning snapshot_id
+"""
+
+
+def sync(dsn: str, api: CalcomApi, *, since: datetime | None = None, full: bool = False,
+         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+         progress: Callable[[SyncSummary], None] | None = None) -> SyncSummary:
+    """One sync run; raises SyncFailed (after recording the failure) on any error."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        mode, passes = plan(conn, now=now(), since=since, full=full)
+        run_id = conn.execute(
+            "insert into raw.calcom_api_sync_runs (started_at, api_version, mode)"
+            " values (%s, %s, %s) returning sync_run_id", (now(), api.version, mode)).fetchone()[0]
+        summary = SyncSummary(run_id, mode, api.version, passes=passes)
+        try:
+            for filters in passes:
+                for page in api.pages(filters):
+                    _land(conn, api, page.bookings, summary, fetched_at=now())
+                    summary.pages += 1
+                    summary.requests = api.requests
+                    if progress:
+                        progress(summary)
+        except (CalcomApiError, psycopg.Error) as exc:
+            message = str(exc)
+            conn.execute("update raw.calcom_api_sync_runs set finished_at = %s,"
+                         " status = 'failed', pages = %s, bookings_seen = %s,"
+                         " new_snapshots = %s, error = %s where sync_run_id = %s",
+                         (now(), summary.pages, summary.bookings_seen, summary.new_snapshots,
+                          message[:2000], run_id))
+            raise SyncFailed(message) from exc
+        conn.execute("update raw.calcom_api_sync_runs set finished_at = %s,"
+                     " status = 'succeeded', pages = %s, bookings_seen = %s,"
+                     " new_snapshots = %s, high_water_updated_at = %s,"
+                     " high_water_created_at = %s where sync_run_id = %s",
+                     (now(), summary.pages, summary.bookings_seen, summary.new_snapshots,
+                      summary.high_water_updated_at, summary.high_water_created_at, run_id))
+    return summary
+
+
+def _land(conn: psycopg.Connection, api: CalcomApi, bookings: list[Any],
+          summary: SyncSummary, *, fetched_at: datetime) -> None:
+    """One page, all or nothing. Odd booking objects (no uid, odd fields) are landed
+    too: the models list them as feed problems instead of dropping them."""
+    rows = []
+    for booking in bookings:
+        body = snapshot_body(booking)
+        uid = booking.get("uid") if isinstance(booking, dict) else None
+        uid = uid.strip() if isinstance(uid, str) and uid.strip() else None
+        if uid is None:
+            summary.odd_bookings += 1
+        payload = body.decode("utf-8") if isinstance(booking, dict) else None
+        rows.append((summary.sync_run_id, uid, fetched_at, api.version, body, payload,
+                     hashlib.sha256(body).hexdigest()))
+        if isinstance(booking, dict):
+            for key, attr in (("updatedAt", "high_water_updated_at"),
+                              ("createdAt", "high_water_created_at")):
+                stamp = parse_instant(booking.get(key))
+                if stamp and stamp <= fetched_at + timedelta(days=1):
+                    current = getattr(summary, attr)
+                    setattr(summary, attr, stamp if current is None else max(current, stamp))
+    with conn.transaction(), conn.cursor() as cur:
+        new = 0
+        for row in rows:
+            try:
+                with conn.transaction():
+                    new += cur.execute(INSERT_SNAPSHOT, row).fetchone() is not None
+            except psycopg.errors.DataError:  # a value jsonb refuses: keep the bytes
+                with conn.transaction():
+                    new += cur.execute(INSERT_SNAPSHOT, (*row[:5], None, row[6])
+                                       ).fetchone() is not None
+    summary.bookings_seen += len(bookings)
+    summary.new_snapshots += new

@@ -1,0 +1,31 @@
+{#- Every API booking snapshot, with the reason it is kept out of the booking chains
+    (`feed_problem`), or null when usable: the same bad-data rule as webhooks. -#}
+with
+
+snapshots as (
+
+    select * from {{ ref('stg_calcom__api_bookings') }}
+
+),
+
+final as (
+
+    select
+        *,
+        case
+            when not is_parsed then 'unreadable_body'
+            when unreadable_timestamp_fields is not null then 'unreadable_timestamp'
+            when booking_uid is null then 'missing_booking_uid'
+        end as feed_problem,
+        case
+            when not is_parsed then 'the API returned a booking that is not a JSON object'
+            when unreadable_timestamp_fields is not null
+                then 'not a real instant: ' || unreadable_timestamp_fields
+            when booking_uid is null then 'no booking uid'
+        end as feed_problem_detail
+
+    from snapshots
+
+)
+
+select * from final

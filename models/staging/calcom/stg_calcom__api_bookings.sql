@@ -1,0 +1,70 @@
+{#- Booking snapshots from Cal.com's API v2: the only model that reads their JSON besides
+    its attendee sibling. Each states the booking's state at `fetched_at`. -#}
+with
+
+source as (
+
+    select * from {{ source('calcom', 'calcom_api_bookings') }}
+
+),
+
+instants as (
+
+    -- each timestamp parsed once: null when absent or not a real instant
+    select
+        *,
+        {{ safe_timestamptz("payload ->> 'start'") }} as parsed_start_at,
+        {{ safe_timestamptz("payload ->> 'end'") }} as parsed_end_at,
+        {{ safe_timestamptz("payload ->> 'createdAt'") }} as parsed_created_at,
+        {{ safe_timestamptz("payload ->> 'updatedAt'") }} as parsed_updated_at
+
+    from source
+
+),
+
+renamed as (
+
+    select
+        ---------- ids
+        snapshot_id,
+        sync_run_id,
+        body_sha256,
+        nullif(trim(payload ->> 'uid'), '') as booking_uid,
+        nullif(trim(payload ->> 'rescheduledFromUid'), '') as rescheduled_from_uid,
+        nullif(trim(payload ->> 'rescheduledToUid'), '') as rescheduled_to_uid,
+        nullif(trim(payload -> 'metadata' ->> '{{ var("lead_id_metadata_key") }}'), '')
+            as metadata_lead_id,
+
+        ---------- snapshot
+        api_version,
+        payload is not null and jsonb_typeof(payload) = 'object' as is_parsed,
+        lower(nullif(trim(payload ->> 'status'), '')) as api_status,
+        nullif(trim(coalesce(payload -> 'eventType' ->> 'slug', payload ->> 'eventTypeSlug')), '')
+            as event_type,
+        coalesce(payload ->> 'absentHost' = 'true', false) as is_host_absent,
+
+        ---------- booker (first attendee)
+        nullif(lower(trim(payload -> 'attendees' -> 0 ->> 'email')), '') as booker_email,
+        nullif(trim(payload -> 'attendees' -> 0 ->> 'name'), '') as booker_name,
+
+        ---------- cancellation
+        nullif(trim(payload ->> 'cancellationReason'), '') as cancellation_reason,
+
+        ---------- timestamps (null when absent or unreadable; never an error)
+        parsed_start_at as start_at,
+        parsed_end_at as end_at,
+        parsed_created_at as api_created_at,
+        parsed_updated_at as api_updated_at,
+        nullif(concat_ws(', ',
+            case when {{ is_unreadable("payload ->> 'start'", 'parsed_start_at') }} then 'start' end,
+            case when {{ is_unreadable("payload ->> 'end'", 'parsed_end_at') }} then 'end' end,
+            case when {{ is_unreadable("payload ->> 'createdAt'", 'parsed_created_at') }} then 'createdAt' end,
+            case when {{ is_unreadable("payload ->> 'updatedAt'", 'parsed_updated_at') }} then 'updatedAt' end
+        ), '') as unreadable_timestamp_fields,
+        fetched_at
+
+    from instants
+
+)
+
+select * from renamed
