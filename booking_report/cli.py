@@ -268,7 +268,8 @@ def cmd_demo(args) -> int:
     from booking_report.demo.run import run_demo
 
     as_of = parse_as_of(args.as_of)
-    return run_demo(seed=args.seed, leads=args.leads, weeks=args.weeks, as_of=as_of)
+    return run_demo(seed=args.seed, leads=args.leads, weeks=args.weeks, as_of=as_of,
+                    webhook_loss=args.webhook_loss)
 
 
 def cmd_drain_spool(args) -> int:
@@ -380,6 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--leads", type=positive_int, default=360)
     p.add_argument("--weeks", type=positive_int, default=10)
     p.add_argument("--as-of", help="the demo's 'now' (default: the current time)")
+    p.add_argument("--webhook-loss", type=float, default=0.15, metavar="SHARE",
+                   help="share of bookings that lose one more webhook on purpose, repaired "
+                        "by the sync from the Cal.com stand-in (default 0.15)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("drain-spool", help="store deliveries spooled while the DB was down")

@@ -87,6 +87,9 @@ def mart_facts(dsn: str, reporting: str = "reporting",
         facts["bookings"] = conn.execute(
             f"select count(*) from {reporting}.fct_bookings").fetchone()[0]
         facts["leads"] = conn.execute(f"select count(*) from {reporting}.dim_leads").fetchone()[0]
+        facts["feed"] = conn.execute(
+            f"select recovered_bookings_28d, recovered_changes_28d, webhook_loss_share,"
+            f" api_sync_status, last_sync_at from {reporting}.feed_health").fetchone()
         facts["feed_problems"] = dict(conn.execute(
             f"select problem, count(*) from {reporting}.feed_problems group by problem"
             " order by count(*) desc, problem").fetchall())
@@ -139,6 +142,17 @@ def print_summary(outcome: RefreshOutcome, stream=sys.stdout) -> None:
         print(f"  {f['leads']} leads, {f['bookings']} bookings, {f['gaps']} reconciliation "
               f"gaps, {f['review_items']} review items, feed {f['feed_status']}{reason}",
               file=stream)
+        if f.get("feed"):
+            from report.data import recovery_line, sync_warning
+
+            recovered_bookings, recovered_changes, share, sync_status, last_sync = f["feed"]
+            feed = {"recovered_bookings_28d": recovered_bookings,
+                    "recovered_changes_28d": recovered_changes, "webhook_loss_share": share,
+                    "api_sync_status": sync_status, "last_sync_at": last_sync}
+            if recovery_line(feed):
+                print(f"  {recovery_line(feed)}", file=stream)
+            if sync_warning(feed):
+                print(f"  warning: {sync_warning(feed)}", file=stream)
         problems = f.get("feed_problems") or {}
         if problems:
             total = sum(problems.values())

@@ -28,7 +28,7 @@ def api_from_env(environ: dict[str, str] | None = None) -> CalcomApi:
         raise SyncNotConfigured(
             "CALCOM_API_KEY is not set: create a key in Cal.com → Settings → Developer → "
             "API keys (read access to bookings is enough) and export it")
-    version = check_version(env.get("CALCOM_API_VERSION", DEFAULT_VERSION))
+    version = check_version(env.get("CALCOM_API_VERSION", "").strip() or DEFAULT_VERSION)
     budget = env.get("CALCOM_API_REQUESTS_PER_MINUTE", "120").strip() or "120"
     try:
         per_minute = int(budget)

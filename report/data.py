@@ -215,6 +215,35 @@ def delta_tone(value: Any, lower_is_better: bool) -> str:
     return "good" if good else "bad"
 
 
+def plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
+def recovery_line(feed: dict[str, Any] | None) -> str | None:
+    """"Recovered from Cal.com: …" when the API sync revealed what webhooks missed."""
+    if not feed:
+        return None
+    bookings = int(feed.get("recovered_bookings_28d") or 0)
+    changes = int(feed.get("recovered_changes_28d") or 0)
+    if not bookings and not changes:
+        if feed.get("api_sync_status") == "ok":
+            return ("Recovered from Cal.com: nothing was missing in the last 28 days "
+                    "(webhook loss 0%).")
+        return None
+    return (f"Recovered from Cal.com: {plural(bookings, 'booking')} and "
+            f"{plural(changes, 'change')} that webhooks missed in the last 28 days "
+            f"(webhook loss {fmt_rate(feed.get('webhook_loss_share'))} of bookings).")
+
+
+def sync_warning(feed: dict[str, Any] | None) -> str | None:
+    if feed and feed.get("api_sync_status") == "stale":
+        last = feed.get("last_sync_at")
+        when = f"since {last:%Y-%m-%d %H:%M %Z}" if last else "yet"
+        return (f"The Cal.com API sync has not succeeded {when}: missed webhooks are not "
+                "being repaired (check CALCOM_API_KEY and the refresh log).")
+    return None
+
+
 def week_range(day: date) -> str:
     end = day + timedelta(days=6)
     return f"{day:%b %d} – {end:%b %d, %Y}"

@@ -129,6 +129,8 @@ def page():
         "report.html", d=data, chart=chart, headlines=reportdata.HEADLINES,
         fmt_rate=reportdata.fmt_rate, fmt_hours=reportdata.fmt_hours,
         fmt_delta=reportdata.fmt_delta, tone=reportdata.delta_tone,
+        recovery=reportdata.recovery_line(data.feed), sync_warning=reportdata.sync_warning(
+            data.feed),
         week_label=reportdata.iso_week_label, week_range=reportdata.week_range,
         reminder_reading=reportdata.reminder_reading(data.reminder) if data.reminder else "",
         refresh=refresh_state(), outcomes=("completed", "no_show", "host_no_show", "cancelled"),

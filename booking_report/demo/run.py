@@ -2,8 +2,9 @@
 
 A dedicated database (``booking_report_demo``, recreated each run) on the configured
 server or the embedded Postgres; the real receiver (waitress); every Cal.com
-event sent as a signed HTTP POST; the CRM export loaded as a CSV; a refresh; the
-weekly report.
+event sent as a signed HTTP POST, except a share lost on purpose; the CRM export
+loaded as a CSV; a sync from a local stand-in for Cal.com's API serving the same
+truth, which repairs what the lost webhooks missed; a refresh; the weekly report.
 """
 
 from __future__ import annotations
@@ -23,13 +24,17 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from booking_report.database import DatabaseError, data_dir, resolve
 from booking_report.demo.landing import crm_csv_text, load_manual_outcomes, post_bodies
 from booking_report.demo.scenario import generate
+from booking_report.demo.standin import StandinServer, create_standin
 from booking_report.refresh import print_summary, refresh
+from booking_report.sync import run_sync, summary_line
+from ingest.calcom_api import CalcomApi
 from ingest.crm import read_csv, write_snapshot, zone
 from ingest.db import init_db
 from ingest.importer import Progress
 
 DEMO_DB = "booking_report_demo"
 DEMO_SECRET = "demo-webhook-secret"
+DEMO_API_KEY = "cal_demo_standin_key"
 
 
 def say(message: str) -> None:
@@ -81,7 +86,8 @@ def start_receiver(dsn: str, port: int) -> subprocess.Popen:
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-def run_demo(*, seed: int, leads: int, weeks: int, as_of: str | None) -> int:
+def run_demo(*, seed: int, leads: int, weeks: int, as_of: str | None,
+             webhook_loss: float = 0.15) -> int:
     from report.data import load_report
     from report.terminal import render
 
@@ -93,7 +99,8 @@ def run_demo(*, seed: int, leads: int, weeks: int, as_of: str | None) -> int:
 
     say(f"generating {leads} leads over {weeks} weeks (seed {seed}), "
         f"as of {now:%Y-%m-%d %H:%M} UTC")
-    scenario = generate(seed, as_of=now, leads=leads, weeks=weeks)
+    scenario = generate(seed, as_of=now, leads=leads, weeks=weeks, lossy=webhook_loss)
+    lost = sum(1 for chain in scenario.chains for event in chain.events if not event.delivered)
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -101,7 +108,8 @@ def run_demo(*, seed: int, leads: int, weeks: int, as_of: str | None) -> int:
     proc = start_receiver(dsn, port)
     try:
         wait_healthy(url, proc)
-        say(f"sending {len(scenario.bodies)} signed Cal.com deliveries (shuffled, with duplicates)")
+        say(f"sending {len(scenario.bodies)} signed Cal.com deliveries (shuffled, with "
+            f"duplicates); {lost} webhooks are lost on purpose, as Cal.com loses them")
         bar = Progress(len(scenario.bodies), "    delivering")
         statuses = post_bodies(url, DEMO_SECRET, scenario.bodies,
                                progress=lambda done, total: bar.update(done))
@@ -128,10 +136,18 @@ def run_demo(*, seed: int, leads: int, weeks: int, as_of: str | None) -> int:
     say(f"loaded the CRM snapshot ({len(rows)} leads) from {csv_path} and "
         f"{confirmations} owner confirmations")
 
+    say("repairing what webhooks missed: syncing bookings from a local stand-in for "
+        "Cal.com's API v2 (GET /v2/bookings), serving the same truth")
+    with StandinServer(create_standin(scenario.api_bookings, api_key=DEMO_API_KEY)) as api:
+        summary = run_sync(dsn, api=CalcomApi(api.url, DEMO_API_KEY, "2026-05-01"),
+                           now=lambda: min(datetime.now(UTC), now))
+    say(summary_line(summary))
+
     say("refreshing: dbt source freshness + dbt build (models, seeds, data and unit tests)")
     # as of the build (unless --as-of was given), so the deliveries refused a moment
     # ago count in the feed's last-7-days figures
-    outcome = refresh(dsn, as_of=as_of, target_dir=data_dir() / "dbt")
+    outcome = refresh(dsn, as_of=as_of, target_dir=data_dir() / "dbt",
+                      variables={"api_sync_configured": True})
     print_summary(outcome, stream=sys.stderr)
     if not outcome.build.success:
         return 1

@@ -21,6 +21,9 @@ def test_demo_runs_end_to_end_on_the_embedded_postgres(tmp_path):
     assert "receiver answers: {200:" in res.stderr
     assert "forged deliveries refused with [401]" in res.stderr
     assert "refresh succeeded" in res.stderr
+    assert "webhooks are lost on purpose" in res.stderr
+    assert "Cal.com sync (backfill, API 2026-05-01)" in res.stderr
+    assert "Recovered from Cal.com:" in res.stdout
     assert "Booking & No-Show Status — week" in res.stdout
     assert "By lead source" in res.stdout and "Review queue:" in res.stdout
     assert (tmp_path / "data" / "pg").is_dir()

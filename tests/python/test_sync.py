@@ -11,19 +11,22 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from conftest import REPO, create_database, drop_database, fetchall
+from conftest import REPO, LiveServer, create_database, drop_database, fetchall
 from oracle import mismatches
+from reportkit import Client
 
 from booking_report.demo.landing import load_crm, load_manual_outcomes, store_bodies
 from booking_report.demo.scenario import generate
 from booking_report.demo.standin import StandinServer, create_standin
 from booking_report.refresh import refresh
+from booking_report.server import create_server_app
 from ingest.calcom_api import ApiKeyRefused, CalcomApi, MalformedPage, UnsupportedVersion
 from ingest.calcom_sync import SyncFailed, sync
 from ingest.db import init_db
@@ -252,7 +255,7 @@ def test_a_refused_key_and_a_wrong_version_get_one_clear_line(raw_db):
 
 
 def test_refresh_syncs_first_and_a_failed_sync_is_only_a_warning(raw_db, tmp_path, caplog):
-    sc = generate(50, as_of=AS_OF, leads=80)
+    sc = generate(50, as_of=AS_OF, leads=120, lossy=0.3)
     store_bodies(raw_db, sc.bodies)
     load_crm(raw_db, sc)
     env = {"BOOKING_REPORT_DATA_DIR": str(tmp_path)}
@@ -265,7 +268,15 @@ def test_refresh_syncs_first_and_a_failed_sync_is_only_a_warning(raw_db, tmp_pat
                      **env)
     assert ok.returncode == 0, ok.stderr
     assert "Cal.com sync (backfill, API 2026-05-01)" in ok.stdout
-    assert "Recovered from Cal.com" in ok.stdout or "refresh succeeded" in ok.stdout
+    assert re.search(r"Recovered from Cal.com: \d+ bookings? and \d+ changes? that webhooks "
+                     r"missed", ok.stdout), ok.stdout
+    report = cli(raw_db, "report", **env)
+    assert "Recovered from Cal.com:" in report.stdout
+    app = create_server_app({"DATABASE_URL": raw_db, "CALCOM_WEBHOOK_SECRETS": ["s"],
+                             "SPOOL_DIR": str(tmp_path / "spool"), "DATA_DIR": str(tmp_path)})
+    with LiveServer(app) as live:
+        page = Client(live.url).request("/report")
+    assert 'id="recovered"' in page.text and "Recovered from Cal.com:" in page.text
     assert skipped.returncode == 0 and "Cal.com sync" not in skipped.stdout
     assert failed.returncode == 0 and "warning: the Cal.com sync failed" in failed.stderr
     # the key reached neither the database nor any output
