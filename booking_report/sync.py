@@ -71,4 +71,5 @@ def summary_line(summary: SyncSummary) -> str:
         if summary.odd_bookings else ""
     return (f"Cal.com sync ({summary.mode}, API {summary.api_version}): {summary.pages} pages, "
             f"{summary.bookings_seen} bookings seen, {summary.new_snapshots} new snapshots"
-            f"{odd}")
+            f"{odd}; {summary.revealed_bookings} bookings and {summary.revealed_changes} "
+            "changes no webhook delivered")

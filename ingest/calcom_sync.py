@@ -45,6 +45,11 @@ class SyncSummary:
     high_water_updated_at: datetime | None = None
     high_water_created_at: datetime | None = None
     passes: list[dict[str, str]] = field(default_factory=list)
+    # among this run's new snapshots: bookings no creation webhook told us of, and
+    # bookings whose state differs from what their webhooks said (a first count from
+    # raw data; the refresh's feed health has the report's figures)
+    revealed_bookings: int = 0
+    revealed_changes: int = 0
 
 
 class SyncFailed(RuntimeError):
@@ -96,6 +101,55 @@ def plan(conn: psycopg.Connection, *, now: datetime, since: datetime | None,
     return "incremental", passes
 
 
+REVEALED = """
+with new_snapshots as (
+    select distinct on (booking_uid)
+        booking_uid,
+        case
+            when payload ->> 'rescheduledToUid' is not null then null
+            when lower(payload ->> 'status') in ('accepted', 'cancelled', 'rejected')
+                then lower(payload ->> 'status')
+            when payload ->> 'status' is not null then 'pending'
+        end as api_state
+    from raw.calcom_api_bookings
+    where sync_run_id = %s and booking_uid is not null
+    order by booking_uid, snapshot_id desc
+),
+lifecycle_webhooks as (
+    select
+        coalesce(payload -> 'payload' ->> 'uid', payload ->> 'uid') as booking_uid,
+        trigger_event,
+        payload ->> 'createdAt' as sent_text,
+        body_sha256
+    from raw.calcom_webhook_events
+    where trigger_event in ('BOOKING_CREATED', 'BOOKING_REQUESTED', 'BOOKING_RESCHEDULED',
+                            'BOOKING_CANCELLED', 'BOOKING_REJECTED')
+      and payload is not null
+),
+webhook_state as (
+    select distinct on (booking_uid)
+        booking_uid,
+        case trigger_event
+            when 'BOOKING_REQUESTED' then 'pending'
+            when 'BOOKING_CANCELLED' then 'cancelled'
+            when 'BOOKING_REJECTED' then 'rejected'
+            else 'accepted'
+        end as webhook_state,
+        bool_or(trigger_event in ('BOOKING_CREATED', 'BOOKING_REQUESTED',
+                                  'BOOKING_RESCHEDULED')) over (partition by booking_uid)
+            as has_creation
+    from lifecycle_webhooks
+    where booking_uid in (select booking_uid from new_snapshots)
+    order by booking_uid, sent_text desc, body_sha256 desc
+)
+select
+    count(*) filter (where not coalesce(webhook_state.has_creation, false)),
+    count(*) filter (where webhook_state.has_creation
+                     and new_snapshots.api_state <> webhook_state.webhook_state)
+from new_snapshots
+left join webhook_state on webhook_state.booking_uid = new_snapshots.booking_uid
+"""
+
 INSERT_SNAPSHOT = """
 insert into raw.calcom_api_bookings
     (sync_run_id, booking_uid, fetched_at, api_version, raw_body, payload, body_sha256)
@@ -131,6 +185,8 @@ def sync(dsn: str, api: CalcomApi, *, since: datetime | None = None, full: bool 
                          (now(), summary.pages, summary.bookings_seen, summary.new_snapshots,
                           message[:2000], run_id))
             raise SyncFailed(message) from exc
+        summary.revealed_bookings, summary.revealed_changes = conn.execute(
+            REVEALED, (run_id,)).fetchone()
         conn.execute("update raw.calcom_api_sync_runs set finished_at = %s,"
                      " status = 'succeeded', pages = %s, bookings_seen = %s,"
                      " new_snapshots = %s, high_water_updated_at = %s,"

@@ -23,7 +23,7 @@ from oracle import mismatches
 from reportkit import Client
 
 from booking_report.demo.landing import load_crm, load_manual_outcomes, store_bodies
-from booking_report.demo.scenario import generate
+from booking_report.demo.scenario import _has_delivered_creation, _webhook_state, generate
 from booking_report.demo.standin import StandinServer, create_standin
 from booking_report.refresh import refresh
 from booking_report.server import create_server_app
@@ -77,12 +77,22 @@ def test_after_the_sync_the_marts_equal_the_truth_again(seed, version, timezone,
     dsn = create_database("brsync")
     try:
         init_db(dsn)
+        store_bodies(dsn, sc.bodies)  # the webhooks that did arrive, then the sync
         with StandinServer(create_standin(sc.api_bookings, api_key=KEY)) as standin:
             summary = sync(dsn, api_for(standin.url, version), now=lambda: AS_OF)
         assert summary.mode == "backfill"
         assert summary.new_snapshots == len(sc.api_bookings())
+        # the sync's own count: uids no creation webhook named, and current bookings whose
+        # state their webhooks got wrong
+        revealed = sum(1 for chain in sc.chains for uid in chain.uids
+                       if not _has_delivered_creation(chain, uid))
+        changed = sum(1 for chain in sc.chains
+                      if _has_delivered_creation(chain, chain.uids[-1])
+                      and _webhook_state(chain, chain.uids[-1]) != chain.state)
+        assert (summary.revealed_bookings, summary.revealed_changes) == (revealed, changed)
+        assert revealed > 0 and changed > 0
         assert summary.pages >= 2  # pagination crossed pages
-        build(dsn, sc, target_dir, synced=True)
+        build(dsn, sc, target_dir, synced=True, bodies=[])
         problems = mismatches(dsn, truth)
         assert problems == [], "\n".join(problems[:30])
         recovered = fetchall(dsn, "select recovered_bookings_28d + recovered_changes_28d,"
