@@ -250,6 +250,88 @@ def cmd_sync_calcom(args) -> int:
     return 0
 
 
+def cmd_metrics(args) -> int:
+    from booking_report import semantic
+    from booking_report.database import resolve
+
+    def items(values: list[str] | None) -> list[str]:
+        return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
+
+    metrics = items(args.metrics)
+    if not metrics:
+        raise UsageError("name at least one metric, e.g. --metrics no_show_rate "
+                         "(`booking-report metrics --list` shows them)")
+    db = resolve(quiet=True)
+    result = semantic.query(db.dsn, metrics, items(args.group_by), where=args.where,
+                            order=items(args.order), limit=args.limit,
+                            csv=Path(args.csv) if args.csv else None, decimals=args.decimals,
+                            explain=args.explain)
+    sys.stdout.write(result.stdout)
+    if result.returncode != 0:
+        sys.stderr.write(result.stderr[-4000:])
+        return EXIT_FAILED
+    return 0
+
+
+def cmd_db_url(args) -> int:
+    """Print a libpq URL for psql or a BI tool; an embedded server stays up while this
+    runs (it stops when the last process holding it exits)."""
+    import signal
+
+    from booking_report.database import resolve
+
+    db = resolve(quiet=True)
+    print(db.dsn if "://" in db.dsn else _as_url(db.dsn), flush=True)
+    if db.embedded and not args.no_wait:
+        print("the embedded Postgres stays up while this command runs; press Ctrl-C to stop "
+              "(it listens on the Unix socket in the URL only)", file=sys.stderr, flush=True)
+        try:
+            signal.pause()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def _as_url(dsn: str) -> str:
+    from urllib.parse import quote
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(dsn)
+    user = quote(str(params.pop("user", "") or ""))
+    password = params.pop("password", None)
+    host = str(params.pop("host", "") or "")
+    port = params.pop("port", None)
+    dbname = quote(str(params.pop("dbname", "") or ""))
+    auth = user + (f":{quote(str(password))}" if password else "") + ("@" if user else "")
+    if host.startswith("/"):
+        params["host"] = host
+        host = ""
+    where = host + (f":{port}" if port and host else "")
+    if port and not host:
+        params["port"] = port
+    query = "&".join(f"{k}={quote(str(v))}" for k, v in params.items() if v is not None)
+    return f"postgresql://{auth}{where}/{dbname}" + (f"?{query}" if query else "")
+
+
+def cmd_docs(args) -> int:
+    """dbt docs generate + serve on localhost: every model, column and test, lineage."""
+    from booking_report.database import data_dir, resolve
+    from booking_report.transform import run_dbt
+
+    db = resolve()
+    target = data_dir() / "dbt-docs"
+    generated = run_dbt(db.dsn, ["docs", "generate"], target_dir=target)
+    if not generated.success:
+        print(f"error: dbt docs generate failed: {generated.exception or 'see the dbt log'}",
+              file=sys.stderr)
+        return EXIT_FAILED
+    print(f"dbt docs on http://127.0.0.1:{args.port} (Ctrl-C to stop)", flush=True)
+    served = run_dbt(db.dsn, ["docs", "serve", "--port", str(args.port), "--host", "127.0.0.1",
+                              "--no-browser"], target_dir=target, quiet=False)
+    return 0 if served.success else EXIT_FAILED
+
+
 def cmd_report(args) -> int:
     from booking_report.database import resolve
     from report.data import ReportError, load_report
@@ -369,6 +451,36 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start of the first backfill (default: 90 days ago)")
     p.add_argument("--full", action="store_true", help="read every booking again")
     p.set_defaults(func=cmd_sync_calcom)
+
+    p = sub.add_parser(
+        "metrics", help="query the semantic layer (MetricFlow) at any grain",
+        description="Every headline metric, defined once in models/marts/reporting/metrics.yml. "
+                    "Example: booking-report metrics --metrics no_show_rate --group-by "
+                    "metric_time__month,booking__host_key")
+    p.add_argument("--metrics", action="append", metavar="M[,M…]",
+                   help="e.g. no_show_rate,book_rate,bookings_made (repeatable)")
+    p.add_argument("--group-by", action="append", metavar="D[,D…]",
+                   help="e.g. metric_time__week, metric_time__month, booking__host_key, "
+                        "booking__event_type, booking__lead_source, lead__lead_source")
+    p.add_argument("--where", action="append",
+                   help="a MetricFlow filter, e.g. \"{{ Dimension('booking__event_type') }} = "
+                        "'intro-call'\"")
+    p.add_argument("--order", action="append", help="e.g. -metric_time")
+    p.add_argument("--limit", type=positive_int)
+    p.add_argument("--csv", metavar="FILE", help="write the result as CSV")
+    p.add_argument("--decimals", type=int, default=4)
+    p.add_argument("--explain", action="store_true", help="show the SQL instead of results")
+    p.set_defaults(func=cmd_metrics)
+
+    p = sub.add_parser("db-url", help="print a connection URL for psql or a BI tool (an "
+                                      "embedded server stays up while it runs)")
+    p.add_argument("--no-wait", action="store_true",
+                   help="print and exit, even for the embedded server (which then stops)")
+    p.set_defaults(func=cmd_db_url)
+
+    p = sub.add_parser("docs", help="dbt docs generate + serve on 127.0.0.1")
+    p.add_argument("--port", type=positive_int, default=8080)
+    p.set_defaults(func=cmd_docs)
 
     p = sub.add_parser("report", help="print the weekly status report")
     p.add_argument("--week", help="ISO week such as 2026-W47 (default: last complete week)")

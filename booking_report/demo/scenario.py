@@ -45,6 +45,32 @@ FIRST = ["Ada", "Ben", "Chloe", "Dev", "Elif", "Farah", "Gus", "Hana", "Ivo", "J
 LAST = ["Adams", "Berg", "Costa", "Diaz", "Evans", "Fischer", "Gupta", "Haddad", "Ito", "Jensen",
         "Kowalski", "Lopez", "Moreau", "Nakamura", "Okafor", "Perez", "Quist", "Rossi", "Silva",
         "Tanaka", "Ulloa", "Varga", "Weber", "Xu", "Yilmaz", "Zhou"]
+HOSTS = [(11, "Hana Host", "hana@studio.example"), (12, "Ravi Rao", "ravi@studio.example"),
+         (13, "Mia Meyer", "mia@studio.example")]
+EVENT_TYPES = {"intro-call": (77, "Intro Call"), "strategy-session": (78, "Strategy Session")}
+LOCATIONS = ["integrations:daily", "integrations:daily", "integrations:zoom", "phone",
+             "inPerson"]
+
+
+def _pick(uid: str, options: list, salt: str) -> Any:
+    """A stable choice from the chain's own uid: no draw from the random stream, so
+    adding a dimension does not shift any other generated value."""
+    return options[int(hashlib.sha256((salt + uid).encode()).hexdigest()[:8], 16) % len(options)]
+
+
+def chain_host(chain: Chain) -> tuple[int, str, str]:
+    return _pick(chain.root_uid, HOSTS, "host")
+
+
+def chain_location(chain: Chain) -> str:
+    kind = _pick(chain.root_uid, LOCATIONS, "location")
+    if kind == "phone":
+        return "+1 415 555 0100"
+    if kind == "inPerson":
+        return "Studio, 1 Main Street"
+    return kind
+
+
 CANCEL_REASONS = ["Found another provider", "Schedule conflict", "No longer needed",
                   "Budget not approved", None]
 
@@ -94,6 +120,7 @@ class Chain:
     evidence: str | None = None  # calcom | cal_video | None
     sms: str | None = None
     cancellation_reason: str | None = None
+    cancelled_by: str | None = None  # email of who cancelled (host or booker)
     drop_all: bool = False
     drop_root_creation: bool = False
     manual: tuple[str, datetime] | None = None
@@ -188,12 +215,14 @@ def api_booking(chain: Chain, index: int) -> dict[str, Any]:
         "title": f"{chain.event_type.replace('-', ' ').title()} with {chain.booker_name}",
         "description": "", "status": status,
         "start": slot["startTime"], "end": slot["endTime"], "duration": 30,
-        "eventTypeId": 77, "eventType": {"id": 77, "slug": chain.event_type},
-        "hosts": [{"id": 1, "name": "Studio Host", "email": "host@studio.example",
-                   "username": "studio", "timeZone": "Europe/Berlin"}],
+        "eventTypeId": EVENT_TYPES[chain.event_type][0],
+        "eventType": {"id": EVENT_TYPES[chain.event_type][0], "slug": chain.event_type},
+        "hosts": [{"id": chain_host(chain)[0], "name": chain_host(chain)[1],
+                   "email": chain_host(chain)[2], "username": chain_host(chain)[2].split("@")[0],
+                   "timeZone": "Europe/Berlin"}],
         "attendees": [{"name": chain.booker_name, "email": chain.booker_email,
                        "timeZone": "Europe/London", "language": "en", "absent": absent}],
-        "guests": [], "location": "integrations:daily", "absentHost": False,
+        "guests": [], "location": chain_location(chain), "absentHost": False,
         "metadata": ({"leadId": chain.metadata_lead_id}
                      if chain.uses_metadata and chain.metadata_lead_id else {}),
         "createdAt": _iso_ms(created), "updatedAt": _iso_ms(updated) if updated else None,
@@ -202,8 +231,10 @@ def api_booking(chain: Chain, index: int) -> dict[str, Any]:
         booking["rescheduledFromUid"] = chain.uids[index - 1]
     if not current:
         booking["rescheduledToUid"] = chain.uids[index + 1]
-    if current and chain.state == "cancelled" and chain.cancellation_reason:
-        booking["cancellationReason"] = chain.cancellation_reason
+    if current and chain.state == "cancelled":
+        if chain.cancellation_reason:
+            booking["cancellationReason"] = chain.cancellation_reason
+        booking["cancelledByEmail"] = chain.cancelled_by
     return booking
 
 
@@ -244,12 +275,14 @@ class _Gen:
             "type": chain.event_type,
             "title": f"{chain.event_type.replace('-', ' ').title()} with {chain.booker_name}",
             "startTime": self.fmt(chain.start), "endTime": self.fmt(chain.end),
-            "organizer": {"id": 1, "name": "Studio Host", "email": "host@studio.example",
+            "organizer": {"id": chain_host(chain)[0], "name": chain_host(chain)[1],
+                          "email": chain_host(chain)[2],
                           "timeZone": "Europe/Berlin"},
             "attendees": [{"name": chain.booker_name, "email": chain.booker_email,
                            "timeZone": "Europe/London", "language": {"locale": "en"}}],
             "uid": uid, "bookingId": self.booking_id, "status": status,
-            "location": "integrations:daily", "eventTypeId": 77,
+            "location": chain_location(chain), "eventTypeId": EVENT_TYPES[chain.event_type][0],
+            "eventTitle": EVENT_TYPES[chain.event_type][1],
             "metadata": ({"leadId": chain.metadata_lead_id}
                          if metadata and chain.metadata_lead_id else {}),
             "smsReminderNumber": chain.sms,
@@ -405,7 +438,8 @@ class _Gen:
                     extra["cancellationReason"] = chain.cancellation_reason
                 if host_request:
                     extra["requestReschedule"] = True
-                    extra["cancelledBy"] = "host@studio.example"
+                    extra["cancelledBy"] = chain_host(chain)[2]
+                chain.cancelled_by = extra["cancelledBy"]
                 self.add(chain, "BOOKING_CANCELLED", when,
                          self.booking_payload(chain, uid, "CANCELLED", metadata=False, **extra),
                          uid)
@@ -431,7 +465,7 @@ class _Gen:
             if rng.random() < 0.7 and self.add(
                     chain, "AFTER_HOSTS_CAL_VIDEO_NO_SHOW", chain.start + timedelta(minutes=10),
                     {"bookingUid": uid, "bookingId": 1, "message": "Host did not join",
-                     "attendees": [{"email": "host@studio.example", "noShow": True}]}, uid):
+                     "attendees": [{"email": chain_host(chain)[2], "noShow": True}]}, uid):
                 chain.evidence = "cal_video"
         elif chain.attendance == "no_show":
             r = rng.random()

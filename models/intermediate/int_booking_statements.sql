@@ -52,6 +52,12 @@ from_webhooks as (
         booker_email,
         booker_name,
         event_type,
+        event_type_id,
+        event_type_title,
+        location,
+        host_user_id,
+        host_name,
+        host_email,
         metadata_lead_id,
         case when trigger_event in ('BOOKING_CREATED', 'BOOKING_REQUESTED',
                                     'BOOKING_RESCHEDULED') and reschedule_uid <> booking_uid
@@ -101,6 +107,12 @@ from_api as (
         booker_email,
         booker_name,
         event_type,
+        event_type_id,
+        event_type_title,
+        location,
+        host_user_id,
+        host_name,
+        host_email,
         metadata_lead_id,
         case when rescheduled_from_uid <> booking_uid then rescheduled_from_uid end
             as parent_uid,
@@ -109,7 +121,7 @@ from_api as (
         rescheduled_to_uid is null and api_status in ('cancelled', 'rejected')
             as states_cancellation,
         cancellation_reason,
-        cast(null as text) as cancelled_by,
+        cancelled_by,
         false as is_reschedule_request,
         is_host_absent
 

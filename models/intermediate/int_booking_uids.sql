@@ -75,6 +75,27 @@ latest_details as (
 
 ),
 
+latest_meta as (
+
+    -- host, event type and location from the latest statement that states any
+    select distinct on (booking_uid)
+        booking_uid,
+        host_user_id,
+        host_name,
+        host_email,
+        event_type_id,
+        event_type_title,
+        location
+
+    from statements
+    where host_user_id is not null or host_email is not null or event_type_id is not null
+        or location is not null
+    order by booking_uid,
+        (lifecycle_state is not null or statement_source = 'api') desc,
+        stated_at desc, source_rank desc, trigger_rank desc, body_sha256 desc
+
+),
+
 latest_lead as (
 
     select distinct on (booking_uid)
@@ -252,6 +273,12 @@ final as (
         latest_details.booker_email,
         latest_details.booker_name,
         latest_details.event_type,
+        latest_meta.event_type_id,
+        latest_meta.event_type_title,
+        latest_meta.location,
+        latest_meta.host_user_id,
+        latest_meta.host_name,
+        latest_meta.host_email,
         latest_lead.metadata_lead_id,
         latest_sms.sms_reminder_number,
         latest_cancellation.cancellation_reason,
@@ -272,6 +299,7 @@ final as (
     left join webhook_lifecycle on webhook_lifecycle.booking_uid = all_uids.booking_uid
     left join latest_slot on latest_slot.booking_uid = all_uids.booking_uid
     left join latest_details on latest_details.booking_uid = all_uids.booking_uid
+    left join latest_meta on latest_meta.booking_uid = all_uids.booking_uid
     left join latest_lead on latest_lead.booking_uid = all_uids.booking_uid
     left join latest_sms on latest_sms.booking_uid = all_uids.booking_uid
     left join latest_cancellation on latest_cancellation.booking_uid = all_uids.booking_uid

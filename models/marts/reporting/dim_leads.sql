@@ -63,6 +63,7 @@ final as (
         cast(lead_id as text) as lead_id,
         cast(lead_source as text) as lead_source,
         cast(lead_created_at as timestamptz) as lead_created_at,
+        cast({{ local_date('lead_created_at') }} as date) as lead_created_date,
         cast({{ week_start('lead_created_at') }} as date) as lead_created_week,
         cast(is_eligible as boolean) as is_eligible,
         cast(case

@@ -60,9 +60,18 @@ final as (
         cast(is_latest_for_lead as boolean) as is_latest_for_lead,
         cast(lead_source as text) as lead_source,
         cast(event_type as text) as event_type,
+        cast(event_type_id as text) as event_type_id,
+        cast(event_type_title as text) as event_type_title,
+        cast({{ host_key('host_user_id', 'host_email') }} as text) as host_key,
+        cast({{ location_kind('location') }} as text) as location_kind,
+        cast(case when slot_problem is null and end_at >= start_at
+            then round(extract(epoch from end_at - start_at) / 60) end as integer)
+            as duration_minutes,
         cast(booked_at as timestamptz) as booked_at,
         cast(start_at as timestamptz) as start_at,
         cast(end_at as timestamptz) as end_at,
+        cast({{ local_date('booked_at') }} as date) as booked_date,
+        cast({{ local_date('reportable_start_at') }} as date) as slot_date,
         cast({{ week_start('booked_at') }} as date) as booked_week,
         cast({{ week_start('reportable_start_at') }} as date) as slot_week,
         cast(lead_time_days as integer) as lead_time_days,
@@ -81,6 +90,14 @@ final as (
         cast(outcome_source as text) as outcome_source,
         cast(slot_problem as text) as slot_problem,
         cast(cancellation_reason as text) as cancellation_reason,
+        cast(case
+            when outcome <> 'cancelled' then null
+            when is_reschedule_request then 'host'
+            when cancelled_by is null then 'unknown'
+            when cancelled_by = host_email then 'host'
+            when cancelled_by = booker_email then 'attendee'
+            else 'other'
+        end as text) as cancelled_by_role,
         cast(is_reschedule_request as boolean) as is_reschedule_request,
         cast(
             sms_reminder_number is not null

@@ -41,6 +41,15 @@ renamed as (
         lower(nullif(trim(payload ->> 'status'), '')) as api_status,
         nullif(trim(coalesce(payload -> 'eventType' ->> 'slug', payload ->> 'eventTypeSlug')), '')
             as event_type,
+        nullif(trim(coalesce(payload ->> 'eventTypeId', payload -> 'eventType' ->> 'id')), '')
+            as event_type_id,
+        nullif(trim(payload -> 'eventType' ->> 'title'), '') as event_type_title,
+        nullif(trim(payload ->> 'location'), '') as location,
+
+        ---------- host (the first host)
+        nullif(trim(payload -> 'hosts' -> 0 ->> 'id'), '') as host_user_id,
+        nullif(trim(payload -> 'hosts' -> 0 ->> 'name'), '') as host_name,
+        nullif(lower(trim(payload -> 'hosts' -> 0 ->> 'email')), '') as host_email,
         coalesce(payload ->> 'absentHost' = 'true', false) as is_host_absent,
 
         ---------- booker (first attendee)
@@ -49,6 +58,7 @@ renamed as (
 
         ---------- cancellation
         nullif(trim(payload ->> 'cancellationReason'), '') as cancellation_reason,
+        nullif(lower(trim(payload ->> 'cancelledByEmail')), '') as cancelled_by,
 
         ---------- timestamps (null when absent or unreadable; never an error)
         parsed_start_at as start_at,

@@ -56,6 +56,14 @@ renamed as (
         {{ trigger_rank("coalesce(payload ->> 'triggerEvent', trigger_event)") }} as trigger_rank,
         upper(booking ->> 'status') as booking_status,
         nullif(trim(booking ->> 'type'), '') as event_type,
+        nullif(trim(booking ->> 'eventTypeId'), '') as event_type_id,
+        nullif(trim(booking ->> 'eventTitle'), '') as event_type_title,
+        nullif(trim(booking ->> 'location'), '') as location,
+
+        ---------- host (the organizer)
+        nullif(trim(booking -> 'organizer' ->> 'id'), '') as host_user_id,
+        nullif(trim(booking -> 'organizer' ->> 'name'), '') as host_name,
+        nullif(lower(trim(booking -> 'organizer' ->> 'email')), '') as host_email,
 
         ---------- booker (first attendee)
         nullif(lower(trim(booking -> 'attendees' -> 0 ->> 'email')), '') as booker_email,
@@ -64,7 +72,7 @@ renamed as (
 
         ---------- cancellation
         nullif(trim(booking ->> 'cancellationReason'), '') as cancellation_reason,
-        nullif(trim(booking ->> 'cancelledBy'), '') as cancelled_by,
+        nullif(lower(trim(booking ->> 'cancelledBy')), '') as cancelled_by,
         coalesce(booking ->> 'requestReschedule' = 'true', false) as is_reschedule_request,
 
         ---------- timestamps (null when absent or unreadable; never an error)

@@ -1,0 +1,170 @@
+"""What analysts and BI tools get: documented columns (in dbt and as Postgres comments),
+hosts and event types in the marts, the README's example queries, a connection URL and
+the dbt docs."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import psycopg
+import pytest
+from conftest import REPO, drop_database, fetchall
+from reportkit import built_database
+
+MART_SCHEMAS = ("reporting", "reporting_private")
+
+
+@pytest.fixture(scope="module")
+def target_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("dbt-analysts")
+
+
+@pytest.fixture(scope="module")
+def known_db(target_dir):
+    dsn = built_database(target_dir, seed=23)
+    yield dsn
+    drop_database(dsn)
+
+
+def test_every_mart_column_is_described_in_dbt_and_commented_in_postgres(known_db, target_dir):
+    manifest = json.loads((target_dir / "target" / "manifest.json").read_text())
+    models = {node["alias"]: node for node in manifest["nodes"].values()
+              if node["resource_type"] == "model" and node["schema"] in MART_SCHEMAS}
+    assert {"fct_bookings", "rpt_weekly_by_host", "rpt_weekly_by_event_type", "hosts",
+            "feed_problems", "review_queue"} <= set(models)
+    with psycopg.connect(known_db) as conn:
+        columns = conn.execute(
+            "select c.table_schema, c.table_name, c.column_name,"
+            " col_description(format('%%I.%%I', c.table_schema, c.table_name)::regclass,"
+            "                 c.ordinal_position)"
+            " from information_schema.columns c"
+            " where c.table_schema = any(%s) order by 1, 2, c.ordinal_position",
+            (list(MART_SCHEMAS),)).fetchall()
+        tables = conn.execute(
+            "select n.nspname, c.relname, obj_description(c.oid, 'pg_class')"
+            " from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+            " where n.nspname = any(%s) and c.relkind in ('r', 'v')",
+            (list(MART_SCHEMAS),)).fetchall()
+    undocumented = []
+    for schema, table, column, comment in columns:
+        node = models.get(table)
+        assert node is not None, f"{schema}.{table} is built but is not a dbt mart"
+        described = (node["columns"].get(column) or {}).get("description", "").strip()
+        if not described:
+            undocumented.append(f"{schema}.{table}.{column}: no description in dbt")
+        if not (comment or "").strip():
+            undocumented.append(f"{schema}.{table}.{column}: no comment in Postgres")
+    for schema, table, comment in tables:
+        if not (comment or "").strip():
+            undocumented.append(f"{schema}.{table}: no table comment in Postgres")
+    assert undocumented == [], "\n".join(undocumented)
+    assert len(columns) > 150
+
+
+def test_hosts_event_types_locations_and_cancellers_reach_the_marts(known_db):
+    hosts = {k for (k,) in fetchall(known_db, "select distinct host_key from"
+                                              " reporting.fct_bookings")}
+    assert {"user:11", "user:12", "user:13"} <= hosts
+    assert fetchall(known_db, "select count(*) from reporting.fct_bookings"
+                              " where host_key like '%%@%%'") == [(0,)]  # no email in BI
+    names = dict(fetchall(known_db, "select host_key, host_name from reporting_private.hosts"))
+    assert names["user:11"] == "Hana Host"
+    event_types = dict(fetchall(known_db, "select event_type, max(event_type_title) from"
+                                          " reporting.fct_bookings group by 1"))
+    assert event_types == {"intro-call": "Intro Call", "strategy-session": "Strategy Session"}
+    kinds = {k for (k,) in fetchall(known_db, "select distinct location_kind from"
+                                              " reporting.fct_bookings")}
+    assert {"video", "phone", "in_person"} <= kinds
+    assert fetchall(known_db, "select distinct duration_minutes from reporting.fct_bookings"
+                              " where duration_minutes is not null") == [(30,)]
+    roles = dict(fetchall(known_db, "select cancelled_by_role, count(*) from"
+                                    " reporting.fct_bookings where outcome = 'cancelled'"
+                                    " group by 1"))
+    assert roles.get("attendee", 0) > 0 and roles.get("host", 0) > 0
+    assert set(roles) <= {"host", "attendee", "other", "unknown"}
+    by_host = fetchall(known_db, "select count(distinct host_key) from"
+                                 " reporting.rpt_weekly_by_host")
+    assert by_host == [(4,)]  # three hosts and `all`
+
+
+def readme_sql() -> list[str]:
+    text = (REPO / "README.md").read_text()
+    section = text.split("## For analysts and BI tools", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sql\n(.*?)```", section, re.S)
+
+
+def test_the_readme_analyst_queries_run_and_answer(known_db):
+    queries = readme_sql()
+    assert len(queries) == 4
+    with psycopg.connect(known_db) as conn:
+        for query in queries:
+            rows = conn.execute(query).fetchall()
+            assert rows, f"no answer from:\n{query}"
+
+
+def test_db_url_prints_a_url_that_connects(known_db):
+    env = dict(os.environ, DATABASE_URL=known_db)
+    res = subprocess.run([sys.executable, "-m", "booking_report.cli", "db-url"], env=env,
+                         capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert res.returncode == 0, res.stderr
+    url = res.stdout.strip()
+    assert url.startswith("postgresql://")
+    with psycopg.connect(url) as conn:
+        assert conn.execute("select count(*) > 0 from reporting.fct_bookings").fetchone()[0]
+
+
+def test_db_url_keeps_the_embedded_server_up_while_it_runs(tmp_path):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "BOOKING_REPORT_DATABASE")}
+    env["BOOKING_REPORT_DATA_DIR"] = str(tmp_path / "data")
+    proc = subprocess.Popen([sys.executable, "-m", "booking_report.cli", "db-url"], env=env,
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith("postgresql://"), proc.stderr.read() if proc.poll() else url
+        time.sleep(1)
+        with psycopg.connect(url) as conn:  # still up: db-url holds it
+            assert conn.execute("select 1").fetchone() == (1,)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_docs_are_served_on_localhost_with_the_descriptions(known_db, tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = dict(os.environ, DATABASE_URL=known_db, BOOKING_REPORT_DATA_DIR=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-m", "booking_report.cli", "docs", "--port",
+                             str(port)], env=env, cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        catalog = None
+        while time.monotonic() < deadline and catalog is None:
+            if proc.poll() is not None:
+                raise AssertionError(proc.stdout.read())
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/catalog.json",
+                                            timeout=5) as resp:
+                    catalog = json.loads(resp.read())
+            except OSError:
+                time.sleep(0.5)
+        assert catalog is not None, "dbt docs did not come up"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/manifest.json") as resp:
+            manifest = json.loads(resp.read())
+        fct = next(n for n in manifest["nodes"].values() if n["name"] == "fct_bookings")
+        assert "stable, non-personal key" in fct["columns"]["host_key"]["description"]
+        assert any(key.endswith(".fct_bookings") for key in catalog["nodes"])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert (tmp_path / "dbt-docs" / "target" / "catalog.json").exists()
