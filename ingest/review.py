@@ -18,6 +18,7 @@ from webauth import check_csrf, current_user, login_required
 log = logging.getLogger("booking_report.ingest.review")
 
 OUTCOMES = ("completed", "no_show", "host_no_show", "cancelled")
+UNDO = "undone"  # takes back the booking's latest confirmation
 
 review = Blueprint("review", __name__)
 
@@ -36,7 +37,10 @@ def confirm_outcome():
     if not booking_id or len(booking_id) > 200:
         abort(400, description="booking_id is required (the booking's id from the review "
                                "queue)")
-    if outcome not in OUTCOMES:
+    if not outcome:
+        abort(400, description="choose what happened (completed, no-show, host no-show or "
+                               "cancelled) before confirming")
+    if outcome not in OUTCOMES + (UNDO,):
         abort(400, description=f"outcome {outcome!r} is not one of: {', '.join(OUTCOMES)}")
     if note and len(note) > 2000:
         abort(400, description="the note is longer than 2000 characters")

@@ -5,15 +5,23 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from report.data import as_float, fmt_rate
+from report.wording import is_small_sample, percent
 
 SERIES = [("book_rate", "Book rate", "#2456c5"), ("no_show_rate", "No-show rate", "#c2410c")]
 
 
-def trend_svg(rows: list[dict[str, Any]], *, width: int = 640, height: int = 240,
+def _denominator(row: dict[str, Any], key: str) -> int:
+    if key == "book_rate":
+        return int(row.get("eligible_leads") or 0)
+    return int(row.get("completed_meetings") or 0) + int(row.get("no_shows") or 0)
+
+
+def trend_svg(rows: list[dict[str, Any]], *, width: int = 480, height: int = 240,
               hide_no_show: bool = False) -> str:
-    """Two lines (book rate, no-show rate) over the weeks in ``rows``, 0–100%."""
-    left, right, top, bottom = 44, 16, 16, 40
+    """Two lines (book rate, no-show rate) over the weeks in ``rows``, 0–100%. The view
+    box is narrow so its 13-unit labels stay readable when a phone scales it down; a
+    rate from fewer than 10 cases is drawn as a hollow point and says so."""
+    left, right, top, bottom = 40, 12, 12, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     n = max(len(rows), 1)
     step = plot_w / max(n - 1, 1)
@@ -31,19 +39,21 @@ def trend_svg(rows: list[dict[str, Any]], *, width: int = 640, height: int = 240
         ty = y(tick)
         out.append(f'<line x1="{left}" x2="{width - right}" y1="{ty:.1f}" y2="{ty:.1f}" '
                    'stroke="#e3e6ec" stroke-width="1"/>')
-        out.append(f'<text x="{left - 6}" y="{ty + 4:.1f}" text-anchor="end" '
-                   f'font-size="11" fill="#5b6270">{int(tick * 100)}%</text>')
+        out.append(f'<text x="{left - 5}" y="{ty + 4:.1f}" text-anchor="end" '
+                   f'font-size="13" fill="#5b6270">{int(tick * 100)}%</text>')
+    every = 1 if n <= 6 else 2 if n <= 12 else 3
     for i, row in enumerate(rows):
-        if n <= 8 or i % 2 == (n - 1) % 2:
-            label = str(row["iso_week"]).split("-")[-1]
-            out.append(f'<text x="{x(i):.1f}" y="{height - bottom + 16}" text-anchor="middle" '
-                       f'font-size="11" fill="#5b6270">{escape(label)}</text>')
-    out.append(f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" text-anchor="middle" '
-               'font-size="11" fill="#5b6270">ISO week</text>')
+        if (n - 1 - i) % every == 0:
+            label = "W" + str(row["iso_week"]).split("-W")[-1]
+            out.append(f'<text x="{x(i):.1f}" y="{height - bottom + 18}" text-anchor="middle" '
+                       f'font-size="13" fill="#5b6270">{escape(label)}</text>')
+    out.append(f'<text x="{left + plot_w / 2:.1f}" y="{height - 4}" text-anchor="middle" '
+               'font-size="13" fill="#5b6270">week</text>')
     for key, label, colour in SERIES:
         if key == "no_show_rate" and hide_no_show:
             continue
-        points = [(i, as_float(row[key])) for i, row in enumerate(rows)]
+        points = [(i, None if row[key] is None else float(row[key]))
+                  for i, row in enumerate(rows)]
         segment: list[str] = []
         segments: list[list[str]] = []
         for i, value in points:
@@ -61,8 +71,14 @@ def trend_svg(rows: list[dict[str, Any]], *, width: int = 640, height: int = 240
         for i, value in points:
             if value is None:
                 continue
-            tip = f"{rows[i]['iso_week']}: {label.lower()} {fmt_rate(value)}"
-            out.append(f'<circle class="point-{key}" cx="{x(i):.1f}" cy="{y(value):.1f}" r="4" '
-                       f'fill="{colour}"><title>{escape(tip)}</title></circle>')
+            cases = _denominator(rows[i], key)
+            small = is_small_sample(cases)
+            tip = f"{rows[i]['iso_week']}: {label.lower()} {percent(value)} (from {cases})"
+            if small:
+                tip += ", small sample"
+            fill = "#ffffff" if small else colour
+            out.append(f'<circle class="point-{key}{" small-sample" if small else ""}" '
+                       f'cx="{x(i):.1f}" cy="{y(value):.1f}" r="4.5" fill="{fill}" '
+                       f'stroke="{colour}" stroke-width="2"><title>{escape(tip)}</title></circle>')
     out.append("</svg>")
     return "\n".join(out)

@@ -12,6 +12,11 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
+BREAKDOWNS = {"source": ("rpt_weekly_status", "lead_source", "Lead source"),
+              "host": ("rpt_weekly_by_host", "host_key", "Host"),
+              "event_type": ("rpt_weekly_by_event_type", "event_type", "Event type")}
+GAP_TYPES = ("crm_missing_booking", "crm_stale_after_cancel", "calcom_missing_booking",
+             "outcome_conflict")
 
 HEADLINES = [
     # key, label, kind, lower is better
@@ -47,6 +52,26 @@ class ReportData:
     gaps: list[dict[str, Any]] = field(default_factory=list)
     pending_confirmations: list[dict[str, Any]] = field(default_factory=list)
     private: bool = True
+    breakdown_by: str = "source"
+    breakdown_rows: list[dict[str, Any]] = field(default_factory=list)
+    host_names: dict[str, str] = field(default_factory=dict)
+    named_gaps: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def current_week(self) -> date | None:
+        return self.feed["current_week_start"] if self.feed else None
+
+    @property
+    def week_state(self) -> dict[str, Any]:
+        from report.wording import week_status
+
+        if not (self.week and self.feed):
+            return {"state": "complete", "days_left": 0, "label": ""}
+        return week_status(self.week, self.feed["as_of"])
+
+    @property
+    def in_progress(self) -> bool:
+        return self.week_state["state"] == "in_progress"
 
     @property
     def empty(self) -> bool:
@@ -95,7 +120,7 @@ def _rows(conn, query: sql.Composable, params: tuple = ()) -> list[dict[str, Any
 
 def load_report(dsn: str, *, week: str | None = None, source: str | None = None,
                 reporting: str = "reporting", private: str | None = "reporting_private",
-                trend_weeks: int = 12) -> ReportData:
+                trend_weeks: int = 12, by: str | None = None) -> ReportData:
     rep = sql.Identifier(reporting)
     try:
         with psycopg.connect(dsn, row_factory=dict_row, connect_timeout=5,
@@ -113,12 +138,22 @@ def load_report(dsn: str, *, week: str | None = None, source: str | None = None,
                 "select lead_source from {}.rpt_weekly_status group by lead_source"
                 " order by lead_source = 'all' desc, lead_source").format(rep))]
             feed = feed_rows[0] if feed_rows else None
+            # weeks after the current one (slots booked ahead) are not offered
+            if feed:
+                weeks = [w for w in weeks if w <= feed["current_week_start"]] or weeks
+            chosen_by = (by or "source").strip().lower()
+            if chosen_by not in BREAKDOWNS:
+                raise ReportError(f"breakdown {by!r} is not one of: {', '.join(BREAKDOWNS)}")
             chosen_source = (source or "all").strip().lower()
             if sources and chosen_source not in sources:
                 raise ReportError(f"source {source!r} is not in the report; choose one of: "
                                   f"{', '.join(sources)}")
             if week:
                 chosen_week: date | None = parse_week(week)
+                if feed and chosen_week > feed["current_week_start"]:
+                    raise ReportError(
+                        f"week {week} has not started yet; the latest week is "
+                        f"{iso_week_label(feed['current_week_start'])}")
                 if weeks and chosen_week not in weeks:
                     raise ReportError(
                         f"week {week} has no data; the report covers "
@@ -129,7 +164,8 @@ def load_report(dsn: str, *, week: str | None = None, source: str | None = None,
                 chosen_week = candidates[-1] if candidates else weeks[0]
             else:
                 chosen_week = weeks[-1] if weeks else None
-            data = ReportData(chosen_week, chosen_source, feed, None, weeks, sources)
+            data = ReportData(chosen_week, chosen_source, feed, None, weeks, sources,
+                              breakdown_by=chosen_by)
             if chosen_week is None:
                 return data
             data.breakdown = _rows(conn, sql.SQL(
@@ -150,6 +186,12 @@ def load_report(dsn: str, *, week: str | None = None, source: str | None = None,
             data.gaps = _rows(conn, sql.SQL(
                 "select * from {}.reconciliation_gaps order by detected_at desc nulls last,"
                 " gap_id limit 200").format(rep))
+            mart, column, _label = BREAKDOWNS[chosen_by]
+            data.breakdown_rows = data.breakdown if chosen_by == "source" else _rows(
+                conn, sql.SQL("select *, {} as breakdown_value from {}.{} where week_start = %s"
+                              " order by {} = 'all' desc, meetings_scheduled desc, {}").format(
+                    sql.Identifier(column), rep, sql.Identifier(mart), sql.Identifier(column),
+                    sql.Identifier(column)), (chosen_week,))
             data.private = bool(private)
             if private:
                 _load_private(conn, data, sql.Identifier(private), chosen_source)
@@ -165,16 +207,95 @@ def _load_private(conn, data: ReportData, priv: sql.Identifier, source: str) -> 
     data.followups = _rows(conn, sql.SQL(
         "select * from {}.rpt_followups{} order by followup_at desc, booking_id limit 100"
     ).format(priv, source_filter), params)
+    # oldest first: what has waited longest comes first
     data.review = _rows(conn, sql.SQL(
-        "select * from {}.review_queue order by since desc nulls last, review_item_id"
-        " limit 500").format(priv))
+        "select * from {}.review_queue order by since asc nulls last, review_item_id"
+        " limit 1000").format(priv))
+    data.named_gaps = [item for item in data.review if item["reason"] in GAP_TYPES]
     try:
+        data.host_names = {r["host_key"]: r["host_name"] for r in _rows(conn, sql.SQL(
+            "select host_key, host_name from {}.hosts").format(priv))}
+        # what the owner confirmed since the last build, with the person and the slot
         data.pending_confirmations = _rows(conn, sql.SQL(
-            "select * from {}.pending_confirmations order by confirmed_at desc"
-        ).format(priv))
+            "select pending.*, item.contact_name, item.start_at"
+            " from {}.pending_confirmations as pending"
+            " left join lateral (select contact_name, start_at from {}.review_queue as queue"
+            "   where queue.booking_id = pending.booking_id limit 1) as item on true"
+            " order by pending.confirmed_at desc").format(priv, priv))
     except psycopg.errors.UndefinedTable:
         conn.rollback()
         data.pending_confirmations = []
+
+
+# ------------------------------------------------------------ what the page shows
+
+
+def headline_cards(data: ReportData) -> list[dict[str, Any]]:
+    """The five headline numbers, each with its denominator, last week, the change
+    (never good or bad while the week is in progress) and its notes."""
+    from report import wording as w
+
+    r = data.row or {}
+    ip = data.in_progress
+    resolved = int(r.get("completed_meetings") or 0) + int(r.get("no_shows") or 0)
+
+    def card(key, label, value, basis, denominator, prior, change, lower, notes=(),
+             hidden=False, kind="rate"):
+        return {"key": key, "label": label, "term": w.TERMS[key], "value": value,
+                "basis": basis, "small": w.is_small_sample(denominator), "prior": prior,
+                "change": change, "tone": w.change_tone(r.get("delta_" + key), lower,
+                                                        in_progress=ip),
+                "notes": [n for n in notes if n], "hidden": hidden, "kind": kind}
+
+    unresolved = data.unresolved
+    bookings = w.plural(r.get("bookings_made"), "booking")
+    fallback_note = "From Cal.com events: may be incomplete." if data.fallback else ""
+    return [
+        card("book_rate", "Book rate", w.percent(r.get("book_rate")),
+             f"{r.get('booked_leads', 0):,} of "
+             f"{w.plural(r.get('eligible_leads'), 'eligible lead')}",
+             r.get("eligible_leads"), w.percent(r.get("prev_book_rate")),
+             w.points(r.get("delta_book_rate")), False,
+             ["Provisional: these leads can still book."] if r.get("is_book_rate_provisional")
+             else []),
+        card("no_show_rate", "No-show rate", w.percent(r.get("no_show_rate")),
+             f"{r.get('no_shows', 0):,} of {w.plural(resolved, 'meeting')} with an outcome",
+             resolved, w.percent(r.get("prev_no_show_rate")),
+             w.points(r.get("delta_no_show_rate")), True,
+             [f"{w.plural(unresolved, 'meeting')} without an outcome yet, not counted."
+              if unresolved else ""], hidden=data.fallback),
+        card("reschedule_rate", "Reschedule rate", w.percent(r.get("reschedule_rate")),
+             f"{r.get('rescheduled_bookings', 0):,} of {bookings}",
+             r.get("bookings_made"), w.percent(r.get("prev_reschedule_rate")),
+             w.points(r.get("delta_reschedule_rate")), True, [fallback_note]),
+        card("cancellation_rate", "Cancellation rate", w.percent(r.get("cancellation_rate")),
+             f"{r.get('cancelled_bookings', 0):,} of {bookings}",
+             r.get("bookings_made"), w.percent(r.get("prev_cancellation_rate")),
+             w.points(r.get("delta_cancellation_rate")), True, [fallback_note]),
+        card("median_hours_to_book", "Median time to book", w.hours(r.get("median_hours_to_book")),
+             f"over {w.plural(r.get('booked_leads'), 'booked lead')}", r.get("booked_leads"),
+             w.hours(r.get("prev_median_hours_to_book")),
+             w.hours_change(r.get("delta_median_hours_to_book")), True, kind="hours"),
+    ]
+
+
+def review_groups(data: ReportData, *, week_only: bool = False
+                  ) -> tuple[list[dict[str, Any]], list[tuple[str, list[dict[str, Any]]]]]:
+    """The review queue grouped by reason (a fixed order), each oldest first; with
+    ``week_only`` only the meetings whose slot is in the chosen week."""
+    from report.wording import REASON_LABELS
+
+    items = data.review
+    if week_only and data.week:
+        end = data.week + timedelta(days=7)
+        items = [i for i in items if i["start_at"] and data.week <= i["start_at"].date() < end]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for item in items:
+        groups.setdefault(item["reason"], []).append(item)
+    order = list(REASON_LABELS)
+    ranked = sorted(groups.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order
+                    else len(order))
+    return items, ranked
 
 
 # ------------------------------------------------------------ formatting helpers
@@ -192,10 +313,10 @@ def fmt_rate(value: Any) -> str:
 
 
 def fmt_hours(value: Any) -> str:
-    number = as_float(value)
-    if number is None:
-        return "—"
-    return f"{number:.1f} h" if number < 48 else f"{number / 24:.1f} d"
+    """Always hours (one unit on every surface)."""
+    from report.wording import hours
+
+    return hours(value)
 
 
 def fmt_delta(value: Any, kind: str) -> str:

@@ -20,6 +20,7 @@ from report.data import (
     sync_warning,
     week_range,
 )
+from report.wording import plural
 
 TRUSTED_IN_FALLBACK = {"book_rate", "median_hours_to_book", "reschedule_rate",
                        "cancellation_rate"}
@@ -131,7 +132,7 @@ def as_text(data: ReportData) -> str:
     if feed:
         add(f"      last 7 days: {feed['refused_deliveries_7d']} refused deliveries; last 28 "
             f"days: {feed['recent_chains']} bookings, "
-            f"{fmt_rate(feed['incomplete_history_share'])} with missed events, "
+            f"{fmt_rate(feed['incomplete_history_share'])} with a missed webhook, "
             f"{feed['recent_crm_only_bookings']} only in the CRM; {feed['open_gaps']} CRM gaps")
         if feed.get("unsigned_requests_7d"):
             add(f"      {feed['unsigned_requests_7d']} unsigned requests from elsewhere in the "
@@ -153,7 +154,7 @@ def as_text(data: ReportData) -> str:
         if key == "book_rate" and row.get("is_book_rate_provisional"):
             note = "  (provisional: this cohort can still book)"
         if key == "no_show_rate" and data.unresolved:
-            note = f"  ({data.unresolved} slots unresolved, not counted)"
+            note = f"  ({plural(data.unresolved, 'meeting')} without an outcome yet, not counted)"
         if data.fallback and key in ("reschedule_rate", "cancellation_rate"):
             note = "  (from Cal.com events: may be incomplete)"
         add(f"{label:24}{_value(row.get(key), kind):>12}"

@@ -28,6 +28,7 @@ from werkzeug.exceptions import HTTPException
 
 from booking_report import locks
 from report import data as reportdata
+from report import wording
 from report.chart import trend_svg
 from report.terminal import as_csv, render
 from webauth import check_csrf, login_required
@@ -46,7 +47,7 @@ def _load() -> reportdata.ReportData:
     try:
         return reportdata.load_report(
             _dsn(), week=request.args.get("week") or None,
-            source=request.args.get("source") or None,
+            source=request.args.get("source") or None, by=request.args.get("by") or None,
             reporting=current_app.config.get("REPORTING_SCHEMA", "reporting"),
             private=current_app.config.get("REPORTING_PRIVATE_SCHEMA", "reporting_private"))
     except reportdata.MartsNotBuilt:
@@ -125,22 +126,33 @@ def index():
 def page():
     data = _load()
     chart = trend_svg(data.trend, hide_no_show=data.fallback) if data.trend else ""
+    review_week = request.args.get("review") == "week"
+    review_items, groups = reportdata.review_groups(data, week_only=review_week)
+    confirmed = request.args.get("confirmed")
+    confirmed_item = next((p for p in data.pending_confirmations
+                           if p["booking_id"] == confirmed), None) if confirmed else None
     return render_template(
-        "report.html", d=data, chart=chart, headlines=reportdata.HEADLINES,
-        fmt_rate=reportdata.fmt_rate, fmt_hours=reportdata.fmt_hours,
-        fmt_delta=reportdata.fmt_delta, tone=reportdata.delta_tone,
+        "report.html", d=data, chart=chart, cards=reportdata.headline_cards(data),
+        review_items=review_items, review_groups=groups, review_week=review_week,
+        confirmed_item=confirmed_item, breakdown_label=reportdata.BREAKDOWNS[
+            data.breakdown_by][2], terms=wording.TERMS, advice=wording.ADVICE,
+        plural=wording.plural, percent=wording.percent, hours=wording.hours,
+        points=wording.points, rate_with_denominator=wording.rate_with_denominator,
+        small=wording.is_small_sample, outcome_label=wording.outcome_label,
+        reason_label=wording.reason_label, source_label=wording.source_label,
         recovery=reportdata.recovery_line(data.feed), sync_warning=reportdata.sync_warning(
             data.feed),
         week_label=reportdata.iso_week_label, week_range=reportdata.week_range,
         reminder_reading=reportdata.reminder_reading(data.reminder) if data.reminder else "",
         refresh=refresh_state(), outcomes=("completed", "no_show", "host_no_show", "cancelled"),
-        confirmed=request.args.get("confirmed"), refresh_started=request.args.get("refresh"),
+        refresh_started=request.args.get("refresh"),
         return_to=_view_path(), webhook_url=request.host_url.rstrip("/") + "/webhooks/calcom")
 
 
 def _view_path() -> str:
     """This page's week and source, without one-off notices (confirmed=, refresh=)."""
-    kept = {k: v for k, v in request.args.items() if k in ("week", "source") and v}
+    kept = {k: v for k, v in request.args.items() if k in ("week", "source", "by", "review")
+            and v}
     return url_for("report.page", **kept)
 
 

@@ -47,16 +47,30 @@ manual as (
 
 ),
 
-latest_manual as (
+latest_word as (
 
     select distinct on (booking_id)
+        booking_id,
+        manual_outcome,
+        confirmed_at,
+        confirmed_by
+
+    from manual
+    order by booking_id, confirmed_at desc, confirmation_id desc
+
+),
+
+latest_manual as (
+
+    -- an owner's latest word; `undone` takes the confirmation back (no manual outcome)
+    select
         booking_id,
         manual_outcome,
         confirmed_at as manual_confirmed_at,
         confirmed_by as manual_confirmed_by
 
-    from manual
-    order by booking_id, confirmed_at desc, confirmation_id desc
+    from latest_word
+    where manual_outcome <> 'undone'
 
 ),
 

@@ -19,7 +19,8 @@ from reportkit import Client, built_database, card_value, stale_as_of
 
 from booking_report import locks
 from booking_report.server import create_server_app, web_config_from_env
-from report.data import fmt_hours, fmt_rate
+from report.data import fmt_rate
+from report.wording import hours, percent
 from webauth import hash_password
 
 WEEK = "2026-W47"
@@ -124,14 +125,16 @@ def test_page_headline_numbers_equal_the_marts(known_db, tmp_path):
     assert page.status == 200
     row = mart_row(known_db, WEEK, "all")
     assert f"Week {WEEK}" in page.text
-    assert card_value(page.text, "book_rate") == fmt_rate(row["book_rate"])
-    assert card_value(page.text, "no_show_rate") == fmt_rate(row["no_show_rate"])
-    assert card_value(page.text, "reschedule_rate") == fmt_rate(row["reschedule_rate"])
-    assert card_value(page.text, "cancellation_rate") == fmt_rate(row["cancellation_rate"])
-    assert card_value(page.text, "median_hours_to_book") == fmt_hours(row["median_hours_to_book"])
-    # the funnel and the chart
-    assert re.search(rf'data-step="Meetings scheduled">.*?<b class="num">'
+    assert card_value(page.text, "book_rate") == percent(row["book_rate"])
+    assert card_value(page.text, "no_show_rate") == percent(row["no_show_rate"])
+    assert card_value(page.text, "reschedule_rate") == percent(row["reschedule_rate"])
+    assert card_value(page.text, "cancellation_rate") == percent(row["cancellation_rate"])
+    assert card_value(page.text, "median_hours_to_book") == hours(row["median_hours_to_book"])
+    # the two panels and the chart
+    assert re.search(rf'data-step="scheduled">.*?<b class="num">'
                      rf'{row["meetings_scheduled"]}</b>', page.text, re.S)
+    assert re.search(rf'data-step="eligible">.*?<b class="num">'
+                     rf'{row["eligible_leads"]}</b>', page.text, re.S)
     assert page.text.count('class="point-book_rate"') >= 8
     assert "<title>2026-W47: book rate" in page.text
     assert "https://" not in page.text.split("<main>")[0]  # nothing fetched from outside
@@ -145,13 +148,13 @@ def test_page_source_filter_and_exports(known_db, tmp_path):
         as_csv = client.request(f"/report.csv?week={WEEK}&source=ads")
         bad = client.request("/report?week=2030-W01")
     row = mart_row(known_db, WEEK, "ads")
-    assert page.status == 200 and "source: ads" in page.text
-    assert card_value(page.text, "book_rate") == fmt_rate(row["book_rate"])
+    assert page.status == 200 and "(Nov 16 – Nov 22, 2026) · ads" in page.text
+    assert card_value(page.text, "book_rate") == percent(row["book_rate"])
     doc = json.loads(as_json.text)
     assert doc["source"] == "ads" and doc["metrics"]["eligible_leads"] == row["eligible_leads"]
     assert as_csv.headers["Content-Type"].startswith("text/csv")
     assert as_csv.text.splitlines()[1].split(",")[2] == "ads"
-    assert bad.status == 400 and "has no data" in bad.text
+    assert bad.status == 400 and "has not started yet" in bad.text
 
 
 def test_empty_database_explains_how_to_connect(target_dir, tmp_path):
@@ -185,8 +188,8 @@ def test_fallback_when_the_feed_is_stale(target_dir, tmp_path):
         assert 'id="fallback-banner"' in page.text and "Feed stale" in page.text
         assert card_value(page.text, "no_show_rate") == "needs manual confirm"
         row = mart_row(dsn, WEEK, "all")
-        assert card_value(page.text, "book_rate") == fmt_rate(row["book_rate"])
-        assert 'class="point-no_show_rate"' not in page.text
+        assert card_value(page.text, "book_rate") == percent(row["book_rate"])
+        assert 'class="point-no_show_rate' not in page.text
         res = cli(dsn, "report", "--week", WEEK)
         assert "FEED STALE" in res.stdout
         no_show_line = next(line for line in res.stdout.splitlines()
@@ -211,8 +214,8 @@ def test_page_works_under_a_role_that_reads_only_the_marts(known_db, tmp_path):
             page = Client(live.url).request("/report")
         assert page.status == 200
         row = mart_row(known_db, WEEK, "all")
-        assert card_value(page.text, "book_rate") == fmt_rate(row["book_rate"])
-        assert 'id="review-queue"' in page.text
+        assert card_value(page.text, "book_rate") == percent(row["book_rate"])
+        assert 'id="review"' in page.text
     finally:
         with psycopg.connect(known_db, autocommit=True) as conn:
             conn.execute(f"drop owned by {role}")
