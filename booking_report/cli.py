@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -332,6 +333,109 @@ def cmd_docs(args) -> int:
     return 0 if served.success else EXIT_FAILED
 
 
+def cmd_digest(args) -> int:
+    """Last week's read by email (and Slack), built from the marts; sent once per week,
+    source, channel and recipient unless --force."""
+    import hashlib
+
+    import psycopg
+
+    from booking_report.database import data_dir, resolve
+    from report.data import ReportError, load_report
+    from report.digest import (
+        DigestError,
+        build,
+        email_message,
+        send_email,
+        send_slack,
+        smtp_settings,
+    )
+
+    recipients = [r.strip() for item in (args.to or [os.environ.get(
+        "BOOKING_REPORT_DIGEST_TO", "")]) for r in item.split(",") if r.strip()]
+    slack_url = os.environ.get("BOOKING_REPORT_SLACK_WEBHOOK_URL", "").strip()
+    if not (args.dry_run or recipients or args.slack):
+        raise UsageError("nothing to send: give --to a@example.com (or set "
+                         "BOOKING_REPORT_DIGEST_TO), --slack, or --dry-run")
+    if args.slack and not slack_url and not args.dry_run:
+        raise UsageError("--slack needs BOOKING_REPORT_SLACK_WEBHOOK_URL (a Slack incoming "
+                         "webhook)")
+    db = resolve(quiet=True)
+    try:
+        data = load_report(db.dsn, week=args.week, source=args.source)
+        digest = build(data, public_url=os.environ.get("BOOKING_REPORT_PUBLIC_URL"),
+                       slack_names=args.slack_names)
+    except (ReportError, DigestError) as exc:
+        raise UsageError(str(exc)) from None
+    if not digest.trusted:
+        print(f"note: the Cal.com feed is {data.feed['status']}: completed and no-show numbers "
+              "are left out of the digest", file=sys.stderr)
+    sender = os.environ.get("BOOKING_REPORT_MAIL_FROM", "").strip()
+    if args.dry_run:
+        folder = Path(args.dry_run if args.dry_run is not True else data_dir() / "digest")
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = f"digest-{data.iso_week}-{data.source}"
+        message = email_message(digest, sender=sender or "booking-report@localhost",
+                                recipients=recipients or ["owner@localhost"])
+        (folder / f"{stem}.eml").write_bytes(bytes(message))
+        (folder / f"{stem}.html").write_text(digest.html.replace(
+            f"cid:{digest.cid[1:-1]}", f"{stem}.png"), encoding="utf-8")
+        (folder / f"{stem}.png").write_bytes(digest.png)
+        (folder / f"{stem}.slack.json").write_text(json.dumps(digest.slack, indent=2),
+                                                     encoding="utf-8")
+        (folder / f"{stem}.txt").write_text(digest.text, encoding="utf-8")
+        print(f"dry run: wrote {stem}.eml, .html, .png, .txt and .slack.json to {folder} "
+              "(nothing sent, nothing recorded)")
+        return 0
+    channels: list[tuple[str, str]] = [("email", r) for r in recipients]
+    if args.slack:
+        channels.append(("slack", "slack:" + hashlib.sha256(slack_url.encode()).hexdigest()[:12]))
+    with psycopg.connect(db.dsn) as conn:
+        already = {(c, r) for c, r in conn.execute(
+            "select channel, recipient from raw.digest_deliveries where week_start = %s"
+            " and lead_source = %s", (data.week, data.source)).fetchall()}
+    todo = [(c, r) for c, r in channels if args.force or (c, r) not in already]
+    for channel, recipient in channels:
+        if (channel, recipient) not in todo:
+            print(f"already sent for {data.iso_week} ({channel} to {recipient}); use --force "
+                  "to send it again")
+    emails = [r for c, r in todo if c == "email"]
+    sent: list[tuple[str, str, str | None]] = []
+    try:
+        if emails:
+            url = os.environ.get("BOOKING_REPORT_SMTP_URL", "").strip()
+            if not url or not sender:
+                raise UsageError("email needs BOOKING_REPORT_SMTP_URL (e.g. "
+                                 "smtp://user:pass@smtp.example.com:587?starttls=1) and "
+                                 "BOOKING_REPORT_MAIL_FROM")
+            message = email_message(digest, sender=sender, recipients=emails)
+            send_email(message, smtp_settings(url))
+            sent += [("email", r, message["Message-ID"]) for r in emails]
+            print(f"sent the {data.iso_week} digest to {', '.join(emails)}")
+        if any(c == "slack" for c, _ in todo):
+            send_slack(digest.slack, slack_url)
+            sent += [(c, r, None) for c, r in todo if c == "slack"]
+            print(f"posted the {data.iso_week} digest to Slack")
+    except DigestError as exc:
+        print(f"error: {exc} (nothing recorded as sent)", file=sys.stderr)
+        _record_digest(db.dsn, data, sent, args.force)
+        return EXIT_FAILED
+    _record_digest(db.dsn, data, sent, args.force)
+    return 0
+
+
+def _record_digest(dsn: str, data, sent, forced: bool) -> None:
+    import psycopg
+
+    if not sent:
+        return
+    with psycopg.connect(dsn) as conn:
+        for channel, recipient, message_id in sent:
+            conn.execute("insert into raw.digest_deliveries (week_start, lead_source, channel,"
+                         " recipient, message_id, forced) values (%s, %s, %s, %s, %s, %s)",
+                         (data.week, data.source, channel, recipient, message_id, forced))
+
+
 def cmd_report(args) -> int:
     from booking_report.database import resolve
     from report.data import ReportError, load_report
@@ -481,6 +585,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("docs", help="dbt docs generate + serve on 127.0.0.1")
     p.add_argument("--port", type=positive_int, default=8080)
     p.set_defaults(func=cmd_docs)
+
+    p = sub.add_parser("digest", help="send last week's read by email (and Slack)")
+    p.add_argument("--week", help="ISO week such as 2026-W47 (default: the last complete week)")
+    p.add_argument("--source", help="one lead source (default: all)")
+    p.add_argument("--to", action="append", metavar="a@x,b@y",
+                   help="recipients (default: BOOKING_REPORT_DIGEST_TO)")
+    p.add_argument("--slack", action="store_true",
+                   help="also post to BOOKING_REPORT_SLACK_WEBHOOK_URL")
+    p.add_argument("--slack-names", action="store_true",
+                   help="name the people to follow up in Slack too (off: channels are wider "
+                        "audiences)")
+    p.add_argument("--dry-run", nargs="?", const=True, metavar="FOLDER",
+                   help="write the .eml, the HTML and the Slack JSON to FOLDER (default "
+                        ".data/digest) instead of sending")
+    p.add_argument("--force", action="store_true",
+                   help="send even if this week's digest was already sent to a recipient")
+    p.set_defaults(func=cmd_digest)
 
     p = sub.add_parser("report", help="print the weekly status report")
     p.add_argument("--week", help="ISO week such as 2026-W47 (default: last complete week)")
