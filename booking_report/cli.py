@@ -214,7 +214,8 @@ def cmd_refresh(args) -> int:
                   file=sys.stderr)
     try:
         outcome = refresh(db.dsn, as_of=as_of, full_refresh=args.full_refresh,
-                          variables=variables, wait=not args.no_wait)
+                          variables=variables, wait=not args.no_wait,
+                          unit_tests=args.unit_tests)
     except RefreshBusy:
         print("a refresh is already running; not starting another")
         return 0
@@ -543,6 +544,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "review_after_hours=48; repeatable (BOOKING_REPORT_TIMEZONE sets "
                         "the timezone for every refresh)")
     p.add_argument("--full-refresh", action="store_true")
+    p.add_argument("--unit-tests", action="store_true",
+                   help="also run dbt's unit tests (CI does; a production refresh need not)")
     p.add_argument("--no-sync", action="store_true",
                    help="skip the Cal.com API sync that runs first when CALCOM_API_KEY is set")
     p.add_argument("--no-wait", action="store_true",

@@ -98,8 +98,11 @@ def mart_facts(dsn: str, reporting: str = "reporting",
 
 def refresh(dsn: str, *, as_of: str | None = None, full_refresh: bool = False,
             variables: dict[str, Any] | None = None, target_dir: Path | None = None,
-            unit_tests: bool = True, wait: bool = True) -> RefreshOutcome:
-    """Run one refresh under a Postgres advisory lock (one at a time per database)."""
+            unit_tests: bool = False, wait: bool = True) -> RefreshOutcome:
+    """Run one refresh under a Postgres advisory lock (one at a time per database).
+
+    Unit tests check the SQL's logic, not the data: CI runs them (and `--unit-tests`
+    or the demo); a production refresh builds and runs the data tests only."""
     merged = settings(variables)
     init_db(dsn)
     if as_of:

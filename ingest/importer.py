@@ -74,18 +74,25 @@ def _store_batch(conn: psycopg.Connection, batch: list[tuple[bytes, ParsedBody]]
                 summary.duplicates += 1
 
 
+def count_lines(path: Path, chunk: int = 1 << 20) -> int:
+    """Lines in the file (a last line without a newline counts), in constant memory."""
+    count, last = 0, b""
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            count += block.count(b"\n")
+            last = block[-1:]
+    return count + (1 if last and last != b"\n" else 0)
+
+
 def import_events(dsn: str, path: Path,
                   progress: Callable[[int, int], None] | None = None) -> ImportSummary:
-    data = path.read_bytes()
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
+    """Stream the file line by line (constant memory whatever its size)."""
     summary = ImportSummary()
-    total = len(lines)
+    total = count_lines(path)
     batch: list[tuple[bytes, ParsedBody]] = []
-    with psycopg.connect(dsn) as conn:
-        for number, line in enumerate(lines, start=1):
-            body = line.removesuffix(b"\r")
+    with psycopg.connect(dsn) as conn, open(path, "rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            body = line.removesuffix(b"\n").removesuffix(b"\r")
             summary.lines += 1
             if not body.strip():
                 summary.malformed.append((number, "empty line"))

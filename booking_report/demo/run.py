@@ -147,7 +147,7 @@ def run_demo(*, seed: int, leads: int, weeks: int, as_of: str | None,
     # as of the build (unless --as-of was given), so the deliveries refused a moment
     # ago count in the feed's last-7-days figures
     outcome = refresh(dsn, as_of=as_of, target_dir=data_dir() / "dbt",
-                      variables={"api_sync_configured": True})
+                      variables={"api_sync_configured": True}, unit_tests=True)
     print_summary(outcome, stream=sys.stderr)
     if not outcome.build.success:
         return 1

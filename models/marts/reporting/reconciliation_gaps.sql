@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['detected_at']}]) }}
 {#- Per lead (eligible or not): does the CRM agree with what Cal.com's events imply?
     A disagreement younger than crm_sync_grace_minutes is a sync in flight, not a gap.
     Each gap type is judged on its own. -#}

@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['week_start', 'lead_source']}]) }}
 {#- One row per (week, lead source) plus an `all` source, for every week from the
     first to the last with activity. Each metric sits on its own week axis:
     lead metrics on lead-created week, booking metrics on booked week, meeting

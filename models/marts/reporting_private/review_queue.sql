@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['since']}]) }}
 {#- Everything that needs an owner: past slots with no outcome evidence, slots that
     cannot be real, CRM-vs-Cal.com gaps, and bookings that match no lead. An owner's confirmation removes a slot from
     the queue at the next refresh. -#}

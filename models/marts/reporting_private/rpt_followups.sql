@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['followup_at']}]) }}
 {#- Recent no-shows and cancellations to follow up (window: var followup_days), with
     contact details and whether the lead has booked again since. -#}
 with
@@ -45,22 +46,46 @@ recent as (
 
 ),
 
-rebooked as (
+later_bookings as (
 
-    select distinct on (recent.booking_id)
+    -- two plain equi-joins (by lead; by email when there is no lead) instead of one
+    -- join on `<>` with an OR, which Postgres cannot hash and which grew with the
+    -- square of the bookings
+    select
         recent.booking_id,
         later.booking_id as rebooked_booking_id,
         later.booked_at as rebooked_at
 
     from recent
-    inner join chains as later_chain on later_chain.booking_id <> recent.booking_id
-    inner join bookings as later on later.booking_id = later_chain.booking_id
-    where later.booked_at > recent.booked_at
-      and (
-          (recent.lead_id is not null and later.lead_id = recent.lead_id)
-          or (recent.lead_id is null and later_chain.booker_email = recent.booker_email)
-      )
-    order by recent.booking_id, later.booked_at, later.booking_id
+    inner join bookings as later on later.lead_id = recent.lead_id
+    where recent.lead_id is not null
+      and later.booking_id <> recent.booking_id
+      and later.booked_at > recent.booked_at
+
+    union all
+
+    select
+        recent.booking_id,
+        later_chain.booking_id as rebooked_booking_id,
+        later_chain.booked_at as rebooked_at
+
+    from recent
+    inner join chains as later_chain on later_chain.booker_email = recent.booker_email
+    where recent.lead_id is null
+      and later_chain.booking_id <> recent.booking_id
+      and later_chain.booked_at > recent.booked_at
+
+),
+
+rebooked as (
+
+    select distinct on (booking_id)
+        booking_id,
+        rebooked_booking_id,
+        rebooked_at
+
+    from later_bookings
+    order by booking_id, rebooked_at, rebooked_booking_id
 
 ),
 
