@@ -20,6 +20,7 @@ import pytest
 from conftest import REPO, LiveServer, drop_database, fetchall, fixture_body
 from httpclient import post_webhook
 from reportkit import Client, built_database
+from test_outages import wait_for
 
 from booking_report.server import create_server_app
 from report import web
@@ -276,7 +277,7 @@ def test_refresh_now_keeps_the_view_reaps_its_child_and_clears_when_done(known_d
             time.sleep(0.5)
         assert child.returncode == 0, (tmp_path / "refresh.log").read_text()[-2000:]
         # reaped: no zombie left behind under the server
-        assert wait_until(lambda: not os.path.exists(f"/proc/{child.pid}"), 5)
+        assert wait_for(lambda: not os.path.exists(f"/proc/{child.pid}"), 5)
         done = client.request(first.headers["Location"])
         assert "Refresh finished" in done.text
         assert '<meta http-equiv="refresh"' not in done.text
@@ -286,15 +287,6 @@ def test_refresh_now_keeps_the_view_reaps_its_child_and_clears_when_done(known_d
         deadline = time.monotonic() + 240
         while web._child.poll() is None and time.monotonic() < deadline:
             time.sleep(0.5)
-
-
-def wait_until(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 # ------------------------------------------------------------------ CSV
