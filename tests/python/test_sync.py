@@ -270,7 +270,7 @@ def test_refresh_syncs_first_and_a_failed_sync_is_only_a_warning(raw_db, tmp_pat
     load_crm(raw_db, sc)
     env = {"BOOKING_REPORT_DATA_DIR": str(tmp_path)}
     with StandinServer(create_standin(sc.api_bookings, api_key=KEY)) as standin:
-        ok = cli(raw_db, "refresh", "--as-of", datetime.now(UTC).isoformat(),
+        ok = cli(raw_db, "refresh", "--as-of", AS_OF.isoformat(),
                  CALCOM_API_URL=standin.url, CALCOM_API_KEY=KEY, **env)
         skipped = cli(raw_db, "refresh", "--no-sync", CALCOM_API_URL=standin.url,
                       CALCOM_API_KEY=KEY, **env)
