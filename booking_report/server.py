@@ -76,13 +76,21 @@ def run_server(db: Database, *, host: str, port: int, threads: int = 8,
     app = create_server_app(overrides)  # validates the configuration before binding
     _raise_open_files_limit()
     cap = int(app.config["MAX_BODY_BYTES"])
+    # Behind a TLS reverse proxy every request comes from the proxy: name it, and the
+    # client's address is taken from its X-Forwarded-For (for the login throttle and
+    # the refusal records); from anyone else those headers are dropped.
+    proxy = os.environ.get("BOOKING_REPORT_TRUSTED_PROXY", "").strip() or None
+    proxy_options: dict[str, Any] = {}
+    if proxy:
+        proxy_options = {"trusted_proxy": proxy, "trusted_proxy_count": 1,
+                         "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"}}
     server = create_server(
         app, host=host, port=port, threads=threads, ident="booking-report",
         connection_limit=connection_limit, backlog=2048, asyncore_use_poll=True,
         # an idle connection is closed after 20 s; bodies far over our cap are
         # refused by waitress itself (ours, slightly over, are recorded by the app)
         channel_timeout=20, cleanup_interval=5, max_request_body_size=4 * cap,
-        clear_untrusted_proxy_headers=True)
+        clear_untrusted_proxy_headers=True, **proxy_options)
 
     def stop(signum, frame):  # SIGTERM: close sockets, let atexit stop an embedded server
         raise SystemExit(0)

@@ -222,3 +222,23 @@ def test_slow_and_idle_clients_do_not_starve_deliveries(raw_db, tmp_path):
     finally:
         stop_serve(proc)
     assert count_events(raw_db) == 3
+
+
+def test_behind_a_named_proxy_the_client_address_is_the_forwarded_one(raw_db, tmp_path):
+    """Only a proxy named in BOOKING_REPORT_TRUSTED_PROXY may say who the client is."""
+    proc, url = start_serve(raw_db, tmp_path, BOOKING_REPORT_TRUSTED_PROXY="127.0.0.1")
+    try:
+        request(url + "/webhooks/calcom", method="POST", body=fixture_body("PING"),
+                headers={"Content-Type": "application/json",
+                         "X-Forwarded-For": "203.0.113.7"})
+    finally:
+        stop_serve(proc)
+    proc, url = start_serve(raw_db, tmp_path)  # no proxy named: the header is ignored
+    try:
+        request(url + "/webhooks/calcom", method="POST", body=fixture_body("PING"),
+                headers={"Content-Type": "application/json",
+                         "X-Forwarded-For": "198.51.100.9"})
+    finally:
+        stop_serve(proc)
+    assert fetchall(raw_db, "select remote_addr from raw.calcom_rejected_deliveries"
+                            " order by rejection_id") == [("203.0.113.7",), ("127.0.0.1",)]
