@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
 import yaml
+from psycopg.rows import dict_row
 
 from booking_report import locks
 from booking_report.transform import PROJECT_DIR, BuildSummary, build
@@ -87,7 +88,7 @@ def mart_facts(dsn: str, reporting: str = "reporting",
         facts["bookings"] = conn.execute(
             f"select count(*) from {reporting}.fct_bookings").fetchone()[0]
         facts["leads"] = conn.execute(f"select count(*) from {reporting}.dim_leads").fetchone()[0]
-        facts["feed"] = conn.execute(
+        facts["feed"] = conn.cursor(row_factory=dict_row).execute(
             f"select recovered_bookings_28d, recovered_changes_28d, webhook_loss_share,"
             f" api_sync_status, last_sync_at from {reporting}.feed_health").fetchone()
         facts["feed_problems"] = dict(conn.execute(
@@ -148,14 +149,11 @@ def print_summary(outcome: RefreshOutcome, stream=sys.stdout) -> None:
         if f.get("feed"):
             from report.data import recovery_line, sync_warning
 
-            recovered_bookings, recovered_changes, share, sync_status, last_sync = f["feed"]
-            feed = {"recovered_bookings_28d": recovered_bookings,
-                    "recovered_changes_28d": recovered_changes, "webhook_loss_share": share,
-                    "api_sync_status": sync_status, "last_sync_at": last_sync}
-            if recovery_line(feed):
-                print(f"  {recovery_line(feed)}", file=stream)
-            if sync_warning(feed):
-                print(f"  warning: {sync_warning(feed)}", file=stream)
+            recovered, warning = recovery_line(f["feed"]), sync_warning(f["feed"])
+            if recovered:
+                print(f"  {recovered}", file=stream)
+            if warning:
+                print(f"  warning: {warning}", file=stream)
         problems = f.get("feed_problems") or {}
         if problems:
             total = sum(problems.values())

@@ -25,7 +25,6 @@ import urllib.parse
 import urllib.request
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 log = logging.getLogger("booking_report.ingest.calcom_api")
@@ -51,13 +50,6 @@ class UnsupportedVersion(CalcomApiError):
 
 class MalformedPage(CalcomApiError):
     pass
-
-
-@dataclass
-class Page:
-    number: int
-    bookings: list[Any]
-    fetched_at_monotonic: float
 
 
 def check_version(version: str) -> str:
@@ -175,8 +167,9 @@ class CalcomApi:
 
     # ------------------------------------------------------------ all pages
 
-    def pages(self, filters: dict[str, Any]) -> Iterator[Page]:
-        """Every page of ``GET /v2/bookings`` for ``filters`` (afterUpdatedAt, …)."""
+    def pages(self, filters: dict[str, Any]) -> Iterator[list[Any]]:
+        """The booking objects of every page of ``GET /v2/bookings`` for ``filters``
+        (afterUpdatedAt, …), one list per page."""
         size = PAGE_SIZE[self.contract]
         cursor: str | None = None
         number = 0
@@ -194,7 +187,7 @@ class CalcomApi:
                     f"page {number + 1} of /v2/bookings has no data list or no pagination "
                     f"(is CALCOM_API_VERSION {self.version} right for this Cal.com?)")
             number += 1
-            yield Page(number, data, self.clock())
+            yield data
             if self.contract == CURSOR:
                 cursor = pagination.get("nextCursor")
                 if not pagination.get("hasMore") or not cursor:

@@ -41,7 +41,6 @@ class SyncSummary:
     bookings_seen: int = 0
     new_snapshots: int = 0
     odd_bookings: int = 0
-    requests: int = 0
     high_water_updated_at: datetime | None = None
     high_water_created_at: datetime | None = None
     passes: list[dict[str, str]] = field(default_factory=list)
@@ -171,10 +170,9 @@ def sync(dsn: str, api: CalcomApi, *, since: datetime | None = None, full: bool 
         summary = SyncSummary(run_id, mode, api.version, passes=passes)
         try:
             for filters in passes:
-                for page in api.pages(filters):
-                    _land(conn, api, page.bookings, summary, fetched_at=now())
+                for bookings in api.pages(filters):
+                    _land(conn, api, bookings, summary, fetched_at=now())
                     summary.pages += 1
-                    summary.requests = api.requests
                     if progress:
                         progress(summary)
         except (CalcomApiError, psycopg.Error) as exc:

@@ -57,10 +57,6 @@ class DrainResult:
     left: int = 0  # still waiting (the database failed during the drain)
     unreadable: int = 0  # moved aside to <spool>/unreadable/ by this drain
 
-    @property
-    def complete(self) -> bool:
-        return self.left == 0
-
 
 def pending(spool_dir: Path) -> list[Path]:
     if not spool_dir.is_dir():

@@ -328,20 +328,10 @@ def fmt_delta(value: Any, kind: str) -> str:
     return f"{number:+.1f} h"
 
 
-def delta_tone(value: Any, lower_is_better: bool) -> str:
-    number = as_float(value)
-    if number is None or abs(number) < 1e-12:
-        return "neutral"
-    good = (number < 0) if lower_is_better else (number > 0)
-    return "good" if good else "bad"
-
-
-def plural(count: int, one: str, many: str | None = None) -> str:
-    return f"{count} {one if count == 1 else (many or one + 's')}"
-
-
 def recovery_line(feed: dict[str, Any] | None) -> str | None:
     """"Recovered from Cal.com: …" when the API sync revealed what webhooks missed."""
+    from report.wording import plural
+
     if not feed:
         return None
     bookings = int(feed.get("recovered_bookings_28d") or 0)

@@ -46,10 +46,6 @@ class Digest:
 # ------------------------------------------------------------------ the content
 
 
-def _headlines(data: ReportData) -> list[dict[str, Any]]:
-    return headline_cards(data)
-
-
 def trend_png(data: ReportData) -> bytes:
     """The 12-week trend as a PNG (matplotlib, no browser); small samples hollow."""
     import matplotlib
@@ -100,7 +96,7 @@ def build(data: ReportData, *, public_url: str | None, slack_names: bool = False
     feed = data.feed or {}
     trusted = not data.fallback
     r = data.row or {}
-    cards = _headlines(data)
+    cards = headline_cards(data)
     status_line = (
         f"Cal.com feed {feed.get('status')}: {feed.get('status_reason')}. Completed and "
         "no-show numbers need someone to confirm them, so they are left out of this digest."

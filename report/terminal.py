@@ -137,10 +137,11 @@ def as_text(data: ReportData) -> str:
         if feed.get("unsigned_requests_7d"):
             add(f"      {feed['unsigned_requests_7d']} unsigned requests from elsewhere in the "
                 "last 7 days (refused, not counted)")
-        if recovery_line(feed):
-            add(f"      {recovery_line(feed)}")
-        if sync_warning(feed):
-            add(f"!! {sync_warning(feed)}")
+        recovered, warning = recovery_line(feed), sync_warning(feed)
+        if recovered:
+            add(f"      {recovered}")
+        if warning:
+            add(f"!! {warning}")
         if feed.get("feed_problems"):
             add(f"      {feed['feed_problems']} Cal.com events could not be used (unreadable or "
                 "impossible values): see reporting.feed_problems")
