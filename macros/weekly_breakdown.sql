@@ -1,3 +1,28 @@
+{#- The weekly booking and meeting counts, defined once for rpt_weekly_status and every
+    breakdown: bookings on the booked week, meetings (accepted chains by current slot,
+    whatever their outcome) on the slot week. -#}
+{% macro booking_counts() -%}
+    count(*) as bookings_made,
+        count(case when is_rescheduled then 1 end) as rescheduled_bookings,
+        count(case when outcome = 'cancelled' then 1 end) as cancelled_bookings
+{%- endmacro %}
+
+{% macro is_meeting() -%}
+    outcome in (
+          'upcoming', 'awaiting_outcome', 'needs_review', 'completed', 'no_show', 'host_no_show'
+      )
+{%- endmacro %}
+
+{% macro meeting_counts() -%}
+    count(*) as meetings_scheduled,
+        count(case when outcome = 'upcoming' then 1 end) as upcoming_meetings,
+        count(case when outcome = 'completed' then 1 end) as completed_meetings,
+        count(case when outcome = 'no_show' then 1 end) as no_shows,
+        count(case when outcome = 'host_no_show' then 1 end) as host_no_shows,
+        count(case when outcome = 'awaiting_outcome' then 1 end) as awaiting_outcome,
+        count(case when outcome = 'needs_review' then 1 end) as needs_review
+{%- endmacro %}
+
 {#- Weekly booking and meeting metrics broken down by one column of fct_bookings, with
     the rules of rpt_weekly_status's lead-source rows: the same week spine (every week
     from the first to the last with activity), zero-filled weeks, an `all` row, prior
@@ -28,9 +53,7 @@ booking_metrics as (
         booked_week as week_start,
         case when grouping(dimension_value) = 1 then 'all' else dimension_value end
             as dimension_value,
-        count(*) as bookings_made,
-        count(case when is_rescheduled then 1 end) as rescheduled_bookings,
-        count(case when outcome = 'cancelled' then 1 end) as cancelled_bookings
+        {{ booking_counts() }}
 
     from bookings
     where booked_week is not null
@@ -44,19 +67,11 @@ meeting_metrics as (
         slot_week as week_start,
         case when grouping(dimension_value) = 1 then 'all' else dimension_value end
             as dimension_value,
-        count(*) as meetings_scheduled,
-        count(case when outcome = 'upcoming' then 1 end) as upcoming_meetings,
-        count(case when outcome = 'completed' then 1 end) as completed_meetings,
-        count(case when outcome = 'no_show' then 1 end) as no_shows,
-        count(case when outcome = 'host_no_show' then 1 end) as host_no_shows,
-        count(case when outcome = 'awaiting_outcome' then 1 end) as awaiting_outcome,
-        count(case when outcome = 'needs_review' then 1 end) as needs_review
+        {{ meeting_counts() }}
 
     from bookings
     where slot_week is not null
-      and outcome in (
-          'upcoming', 'awaiting_outcome', 'needs_review', 'completed', 'no_show', 'host_no_show'
-      )
+      and {{ is_meeting() }}
     group by grouping sets ((slot_week, dimension_value), (slot_week))
 
 ),

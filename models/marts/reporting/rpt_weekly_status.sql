@@ -37,9 +37,7 @@ booking_metrics as (
     select
         booked_week as week_start,
         coalesce(lead_source, 'all') as lead_source,
-        count(*) as bookings_made,
-        count(case when is_rescheduled then 1 end) as rescheduled_bookings,
-        count(case when outcome = 'cancelled' then 1 end) as cancelled_bookings
+        {{ booking_counts() }}
 
     from bookings
     where booked_week is not null
@@ -52,19 +50,11 @@ meeting_metrics as (
     select
         slot_week as week_start,
         coalesce(lead_source, 'all') as lead_source,
-        count(*) as meetings_scheduled,
-        count(case when outcome = 'upcoming' then 1 end) as upcoming_meetings,
-        count(case when outcome = 'completed' then 1 end) as completed_meetings,
-        count(case when outcome = 'no_show' then 1 end) as no_shows,
-        count(case when outcome = 'host_no_show' then 1 end) as host_no_shows,
-        count(case when outcome = 'awaiting_outcome' then 1 end) as awaiting_outcome,
-        count(case when outcome = 'needs_review' then 1 end) as needs_review
+        {{ meeting_counts() }}
 
     from bookings
     where slot_week is not null
-      and outcome in (
-          'upcoming', 'awaiting_outcome', 'needs_review', 'completed', 'no_show', 'host_no_show'
-      )
+      and {{ is_meeting() }}
     group by grouping sets ((slot_week, lead_source), (slot_week))
 
 ),
