@@ -180,7 +180,7 @@ def start_refresh():
     check_csrf()
     back = _same_view(request.form.get("return_to"))
     joiner = "&" if "?" in back else "?"
-    wants_json = request.accept_mimetypes.best == "application/json"
+    wants_json = _wants_json()
     if refresh_state()["running"]:
         if wants_json:
             return jsonify({"status": "already-running"}), 409
