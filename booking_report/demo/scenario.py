@@ -505,9 +505,9 @@ class _Gen:
 
     # ------------------------------------------------------------ CRM side
 
-    def crm_view(self, lead: Lead, chains: list[Chain]) -> None:
+    def crm_view(self, lead: Lead, own: list[Chain]) -> None:
+        """``own``: the lead's chains, by booked_at."""
         rng = self.rng
-        own = sorted((c for c in chains if c.owner is lead), key=lambda c: c.booked_at)
         spell = lambda state: rng.choice(CRM_SPELLINGS[state])  # noqa: E731
         lag = lambda: timedelta(minutes=rng.uniform(2, 45))  # noqa: E731
         if not own:
@@ -631,8 +631,13 @@ class _Gen:
                     and chain.evidence is None and rng.random() < 0.25
                     and chain.end < self.as_of - timedelta(hours=30)):
                 chain.manual = ("completed", self.as_of - timedelta(hours=rng.uniform(1, 20)))
+        by_owner: dict[int, list[Chain]] = {}
+        for chain in chains:
+            if chain.owner is not None:
+                by_owner.setdefault(id(chain.owner), []).append(chain)
         for lead in leads:
-            self.crm_view(lead, chains)
+            own = sorted(by_owner.get(id(lead), []), key=lambda c: c.booked_at)
+            self.crm_view(lead, own)
         ping = Event("PING", self.as_of - timedelta(days=7 * self.weeks),
                      {"triggerEvent": "PING", "createdAt": self.fmt(
                          self.as_of - timedelta(days=7 * self.weeks)),

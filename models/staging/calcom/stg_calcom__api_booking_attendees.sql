@@ -1,11 +1,29 @@
 {#- One row per attendee of an API booking snapshot, with its `absent` flag (true: a
     no-show mark; false: no evidence either way, like an unmark). -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='snapshot_id',
+    indexes=[
+        {'columns': ['snapshot_id', 'attendee_position'], 'unique': true},
+        {'columns': ['booking_uid']},
+    ],
+) }}
+
+-- depends_on: {{ ref('stg_calcom__api_bookings') }}
+
 with
 
 source as (
 
     select * from {{ source('calcom', 'calcom_api_bookings') }}
     where payload is not null and jsonb_typeof(payload) = 'object'
+    {% if is_incremental() %}
+      and snapshot_id in (
+          select snapshot_id from {{ ref('stg_calcom__api_bookings') }}
+          where {{ is_changed() }}
+      )
+    {% endif %}
 
 ),
 

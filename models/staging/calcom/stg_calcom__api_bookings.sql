@@ -1,10 +1,25 @@
 {#- Booking snapshots from Cal.com's API v2: the only model that reads their JSON besides
     its attendee sibling. Each states the booking's state at `fetched_at`. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    indexes=[
+        {'columns': ['snapshot_id'], 'unique': true},
+        {'columns': ['booking_uid']},
+        {'columns': ['batch_no']},
+    ],
+) }}
+
 with
 
 source as (
 
-    select * from {{ source('calcom', 'calcom_api_bookings') }}
+    select * from {{ source('calcom', 'calcom_api_bookings') }} as raw_snapshots
+    {% if is_incremental() %}
+    where not exists (
+        select 1 from {{ this }} as staged where staged.snapshot_id = raw_snapshots.snapshot_id
+    )
+    {% endif %}
 
 ),
 
@@ -71,7 +86,8 @@ renamed as (
             case when {{ is_unreadable("payload ->> 'createdAt'", 'parsed_created_at') }} then 'createdAt' end,
             case when {{ is_unreadable("payload ->> 'updatedAt'", 'parsed_updated_at') }} then 'updatedAt' end
         ), '') as unreadable_timestamp_fields,
-        fetched_at
+        fetched_at,
+        cast({{ this_batch() }} as integer) as batch_no
 
     from instants
 

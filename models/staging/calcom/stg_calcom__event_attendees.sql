@@ -1,11 +1,30 @@
 {#- One row per attendee listed in an event, with the event's noShow flag for that
     attendee (meaningful as a mark only on BOOKING_NO_SHOW_UPDATED). -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='event_id',
+    indexes=[
+        {'columns': ['event_id', 'attendee_position'], 'unique': true},
+        {'columns': ['booking_uid']},
+    ],
+) }}
+
+-- depends_on: {{ ref('stg_calcom__webhook_events') }}
+
 with
 
 source as (
 
     select * from {{ source('calcom', 'calcom_webhook_events') }}
     where payload is not null
+    {% if is_incremental() %}
+      -- the bodies staged by a batch not yet done
+      and event_id in (
+          select event_id from {{ ref('stg_calcom__webhook_events') }}
+          where {{ is_changed() }}
+      )
+    {% endif %}
 
 ),
 

@@ -1,11 +1,27 @@
 {#- The only place that reads Cal.com JSON. Both envelope shapes:
     {triggerEvent, createdAt, payload: {...}} and the flat MEETING_STARTED /
-    MEETING_ENDED body whose booking fields sit at the top level. -#}
+    MEETING_ENDED body whose booking fields sit at the top level. Parsed once: an
+    incremental table that adds the bodies not staged yet, stamped with the batch. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    indexes=[
+        {'columns': ['event_id'], 'unique': true},
+        {'columns': ['booking_uid']},
+        {'columns': ['batch_no']},
+    ],
+) }}
+
 with
 
 source as (
 
-    select * from {{ source('calcom', 'calcom_webhook_events') }}
+    select * from {{ source('calcom', 'calcom_webhook_events') }} as raw_events
+    {% if is_incremental() %}
+    where not exists (
+        select 1 from {{ this }} as staged where staged.event_id = raw_events.event_id
+    )
+    {% endif %}
 
 ),
 
@@ -87,7 +103,8 @@ renamed as (
             case when {{ is_unreadable("booking ->> 'startTime'", 'parsed_start_at') }} then 'startTime' end,
             case when {{ is_unreadable("booking ->> 'endTime'", 'parsed_end_at') }} then 'endTime' end
         ), '') as unreadable_timestamp_fields,
-        received_at
+        received_at,
+        cast({{ this_batch() }} as integer) as batch_no
 
     from instants
 

@@ -1,6 +1,82 @@
-{#- The latest known state of each CRM lead, with its statuses normalized through the
-    `crm_status_map` seed. A lead missing from a newer snapshot keeps its last row. -#}
+{#- The current row of each CRM lead, with its statuses normalized through the
+    `crm_status_map` seed. A lead missing from a newer snapshot keeps its last row. A
+    status is dated by the first snapshot of the run of snapshots that showed it.
+
+    One row per lead, kept incrementally (docs/DECISIONLOG.md, "Incremental refresh"):
+    a refresh applies only the snapshots loaded since the last one, to the leads whose
+    row changed, on top of their current row (its status and the time that status was
+    first seen). A lead is rebuilt from all its snapshots only when a snapshot arrives
+    older than one already applied. `batch_no` is the batch in which the lead last
+    changed (an unchanged row in a new snapshot changes nothing). -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='lead_id',
+    indexes=[
+        {'columns': ['lead_id'], 'unique': true},
+        {'columns': ['lead_email']},
+        {'columns': ['batch_no']},
+    ],
+) }}
+
+-- depends_on: {{ ref('stg_crm__snapshots') }}
+
 with
+
+status_map as (
+
+    select * from {{ ref('crm_status_map') }}
+
+),
+
+{% if is_incremental() %}
+
+new_snapshots as (
+
+    select
+        snapshot_id,
+        -- older than a snapshot already applied: its leads are rebuilt from history
+        coalesce((snapshot_at, snapshot_id) < (
+            select applied.snapshot_at, applied.snapshot_id
+            from {{ ref('stg_crm__snapshots') }} as applied
+            where not {{ is_changed('applied.batch_no') }}
+            order by applied.snapshot_at desc, applied.snapshot_id desc
+            limit 1
+        ), false) as is_out_of_order
+
+    from {{ ref('stg_crm__snapshots') }}
+    where {{ is_changed() }}
+
+),
+
+rebuilt_leads as (
+
+    select distinct rows.lead_id
+    from {{ ref('stg_crm__lead_snapshots') }} as rows
+    inner join new_snapshots on new_snapshots.snapshot_id = rows.snapshot_id
+    where new_snapshots.is_out_of_order
+
+),
+
+snapshots as (
+
+    -- rows of the new snapshots (in order) for the other leads, and every row of the
+    -- rebuilt leads
+    select rows.*
+    from {{ ref('stg_crm__lead_snapshots') }} as rows
+    inner join new_snapshots on new_snapshots.snapshot_id = rows.snapshot_id
+    where not new_snapshots.is_out_of_order
+      and rows.lead_id not in (select lead_id from rebuilt_leads)
+
+    union all
+
+    select rows.*
+    from {{ ref('stg_crm__lead_snapshots') }} as rows
+    where rows.lead_id in (select lead_id from rebuilt_leads)
+
+),
+
+{% else %}
 
 snapshots as (
 
@@ -8,11 +84,7 @@ snapshots as (
 
 ),
 
-status_map as (
-
-    select * from {{ ref('crm_status_map') }}
-
-),
+{% endif %}
 
 normalized as (
 
@@ -38,6 +110,8 @@ with_state as (
 
     select
         *,
+        snapshot_at as seen_from,
+        false as is_prior,
         -- the booking field speaks first; the lead status only when it names a booking state
         case
             when crm_booking_status_raw is not null
@@ -51,6 +125,55 @@ with_state as (
 
 ),
 
+{% if is_incremental() %}
+prior as (
+
+    -- the current row of each lead with a new row, as the first step of its timeline:
+    -- its status counts as seen from the time it was first seen
+    select current_rows.*
+    from {{ this }} as current_rows
+    where current_rows.lead_id in (select lead_id from snapshots)
+      and current_rows.lead_id not in (select lead_id from rebuilt_leads)
+
+),
+{% endif %}
+
+timeline as (
+
+    select * from with_state
+
+    {% if is_incremental() %}
+    union all
+
+    select
+        cast(null as bigint) as snapshot_id,
+        prior.lead_id,
+        prior.crm_booking_uid,
+        prior.lead_email,
+        prior.lead_name,
+        prior.lead_source,
+        prior.crm_lead_status_raw,
+        prior.crm_booking_status_raw,
+        -- before every new row (they are newer than any snapshot applied)
+        cast('-infinity' as timestamptz) as snapshot_at,
+        prior.lead_created_at,
+        prior.crm_booked_at,
+        prior.invited_at,
+        prior.reminder_sent_at,
+        prior.crm_updated_at,
+        cast(null as text) as booking_state,
+        cast(null as text) as lead_state,
+        prior.is_eligible,
+        prior.has_unmapped_status,
+        prior.status_first_seen_at as seen_from,
+        true as is_prior,
+        prior.crm_booking_status
+
+    from prior
+    {% endif %}
+
+),
+
 islands as (
 
     -- consecutive snapshots with the same normalized status form one island; the
@@ -58,7 +181,7 @@ islands as (
     select
         *,
         sum(case when status_changed then 1 else 0 end) over (
-            partition by lead_id order by snapshot_at, snapshot_id
+            partition by lead_id order by snapshot_at, is_prior desc, snapshot_id
             rows between unbounded preceding and current row
         ) as status_island
 
@@ -66,9 +189,9 @@ islands as (
         select
             *,
             crm_booking_status is distinct from lag(crm_booking_status) over (
-                partition by lead_id order by snapshot_at, snapshot_id
+                partition by lead_id order by snapshot_at, is_prior desc, snapshot_id
             ) as status_changed
-        from with_state
+        from timeline
     ) as flagged
 
 ),
@@ -77,9 +200,9 @@ ranked as (
 
     select
         *,
-        min(snapshot_at) over (partition by lead_id, status_island) as status_first_seen_at,
+        min(seen_from) over (partition by lead_id, status_island) as status_first_seen_at,
         row_number() over (
-            partition by lead_id order by snapshot_at desc, snapshot_id desc
+            partition by lead_id order by snapshot_at desc, is_prior, snapshot_id desc
         ) as recency
 
     from islands
@@ -106,12 +229,30 @@ final as (
         crm_updated_at,
         status_first_seen_at,
         coalesce(crm_updated_at, status_first_seen_at) as crm_status_changed_at,
-        snapshot_id as latest_snapshot_id,
-        snapshot_at as latest_snapshot_at
+        cast({{ this_batch() }} as integer) as batch_no
 
     from ranked
     where recency = 1
 
 )
 
-select * from final
+select final.*
+from final
+{% if is_incremental() %}
+-- a lead whose row the new snapshots leave as it was is not rewritten (nor changed)
+where not exists (
+    select 1 from prior
+    where prior.lead_id = final.lead_id
+      and (prior.lead_email, prior.lead_name, prior.lead_source, prior.lead_created_at,
+           prior.is_eligible, prior.crm_lead_status_raw, prior.crm_booking_status_raw,
+           prior.crm_booking_status, prior.has_unmapped_status, prior.crm_booking_uid,
+           prior.crm_booked_at, prior.invited_at, prior.reminder_sent_at,
+           prior.crm_updated_at, prior.status_first_seen_at)
+          is not distinct from
+          (final.lead_email, final.lead_name, final.lead_source, final.lead_created_at,
+           final.is_eligible, final.crm_lead_status_raw, final.crm_booking_status_raw,
+           final.crm_booking_status, final.has_unmapped_status, final.crm_booking_uid,
+           final.crm_booked_at, final.invited_at, final.reminder_sent_at,
+           final.crm_updated_at, final.status_first_seen_at)
+)
+{% endif %}

@@ -1,0 +1,173 @@
+"""Scale benchmark: full build, one-day refresh, page latency and loader memory at
+10k / 100k / 1M leads; prints each figure beside its target and the growth ratios.
+
+    .venv/bin/python bench/bench_scale.py [--leads 10000 100000 1000000] [--keep]
+
+For each size, with the project's generator (14 weeks of history, bench/scale_data.py)
+and the real CLI on a throwaway database on TEST_PG_ADMIN_URL's server:
+
+1. ``import-events`` of the history (every delivery before the last 24 h) and
+   ``load-crm`` of the CRM export: wall time and the process's own peak RSS;
+2. ``refresh --full-refresh`` as of 24 h before the end: the full build;
+3. ``import-events`` of the last 24 h and ``load-crm`` of the export again (a daily
+   reload: most rows unchanged), then ``refresh`` as of the end: the one-day refresh;
+4. ``serve``, then 200 sequential GETs of ``/report`` and of ``/report.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.scale_data import DEFAULT_CACHE, ensure  # noqa: E402
+
+ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+TARGETS = {"full build (s)": 120, "1-day refresh (s)": 15, "/report p95 (ms)": 100,
+           "/report.json p95 (ms)": 50, "import-events peak (MB)": 200,
+           "load-crm peak (MB)": 200}
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Run ``booking-report ARGS``; return (seconds, own peak RSS in MB, stdout)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "booking_report.cli", *args], env=env,
+                            cwd=REPO, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    peak_kib = 0
+    while proc.poll() is None:
+        try:
+            with open(f"/proc/{proc.pid}/status") as status:
+                for line in status:
+                    if line.startswith("VmHWM:"):
+                        peak_kib = max(peak_kib, int(line.split()[1]))
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+        time.sleep(0.05)
+    out, err = proc.communicate()
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"booking-report {' '.join(args)} failed ({proc.returncode}):\n"
+                         f"{out[-3000:]}\n{err[-3000:]}")
+    return seconds, peak_kib / 1024, out
+
+
+def latencies(url: str, n: int = 200) -> tuple[float, float]:
+    times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            resp.read()
+        times.append(time.perf_counter() - started)
+    times.sort()
+    return 1000 * statistics.median(times), 1000 * times[int(0.95 * len(times)) - 1]
+
+
+def page_latency(env: dict[str, str]) -> dict[str, float]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "booking_report.cli", "serve",
+                             "--port", str(port)], env=env, cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                urllib.request.urlopen(url + "/healthz", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.2)
+        for path in ("/report", "/report.json"):
+            latencies(url + path, 10)  # warm the connection pool
+        html = latencies(url + "/report")
+        api = latencies(url + "/report.json")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return {"/report p50 (ms)": html[0], "/report p95 (ms)": html[1],
+            "/report.json p50 (ms)": api[0], "/report.json p95 (ms)": api[1]}
+
+
+def one_size(leads: int, cache: Path, keep: bool) -> dict[str, float]:
+    data = ensure(leads, cache)
+    meta = json.loads((data / "meta.json").read_text())
+    name = f"brscale_{leads}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    dsn = make_conninfo(ADMIN, dbname=name)
+    env = dict(os.environ, DATABASE_URL=dsn, DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+               BOOKING_REPORT_DATA_DIR=f"/tmp/{name}-data")
+    figures: dict[str, float] = {"leads": leads, "raw events": meta["history_events"]
+                                 + meta["day_events"], "1-day events": meta["day_events"]}
+    try:
+        run_cli(["init-db"], env)
+        secs, peak, _ = run_cli(["import-events", str(data / "history.jsonl")], env)
+        figures["import-events (s)"], figures["import-events peak (MB)"] = secs, peak
+        secs, peak, _ = run_cli(["load-crm", str(data / "crm.csv")], env)
+        figures["load-crm (s)"], figures["load-crm peak (MB)"] = secs, peak
+        secs, _, _ = run_cli(["refresh", "--no-sync", "--full-refresh",
+                              "--as-of", meta["history_as_of"]], env)
+        figures["full build (s)"] = secs
+        run_cli(["import-events", str(data / "day.jsonl")], env)
+        secs, peak, _ = run_cli(["load-crm", str(data / "crm.csv")], env)
+        figures["load-crm (s)"] = max(figures["load-crm (s)"], secs)
+        figures["load-crm peak (MB)"] = max(figures["load-crm peak (MB)"], peak)
+        secs, _, _ = run_cli(["refresh", "--no-sync", "--as-of", meta["as_of"]], env)
+        figures["1-day refresh (s)"] = secs
+        figures.update(page_latency(env))
+    finally:
+        if not keep:
+            with psycopg.connect(ADMIN, autocommit=True) as conn:
+                conn.execute(sql.SQL("drop database if exists {} with (force)").format(
+                    sql.Identifier(name)))
+        else:
+            print(f"kept {dsn}", file=sys.stderr)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--leads", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--keep", action="store_true", help="keep the databases")
+    args = parser.parse_args()
+    results = []
+    for n in args.leads:
+        figures = one_size(n, args.cache, args.keep)
+        results.append(figures)
+        print(f"\n== {n:,} leads, {int(figures['raw events']):,} raw events "
+              f"({int(figures['1-day events']):,} in the last day)")
+        for key, value in figures.items():
+            if key in ("leads", "raw events", "1-day events"):
+                continue
+            target = TARGETS.get(key)
+            verdict = "" if target is None else (
+                f"  target <= {target}: {'met' if value <= target else 'MISSED'}")
+            print(f"  {key:<24} {value:>9.1f}{verdict}")
+        sys.stdout.flush()
+    by_size = {int(r["leads"]): r for r in results}
+    if 100_000 in by_size and 1_000_000 in by_size:
+        small, big = by_size[100_000]["1-day refresh (s)"], by_size[1_000_000]["1-day refresh (s)"]
+        growth = big / small
+        print(f"\n1-day refresh growth 100k -> 1M: {growth:.2f}x  target <= 1.5x: "
+              f"{'met' if growth <= 1.5 else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()

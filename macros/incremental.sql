@@ -1,0 +1,67 @@
+{#- Incremental refresh (docs/DECISIONLOG.md, "Incremental refresh"). Every refresh is a
+    numbered batch. Staging tables stamp the rows they parse with the batch number; a
+    batch is done when `int_refresh_log`, built after every mart, records it. "Changed"
+    is every staged row of a batch not yet done, so a build that fails halfway leaves
+    its rows changed for the next one. -#}
+
+{% macro refresh_log_relation() -%}
+    {{ return(adapter.get_relation(database=target.database,
+                                   schema=var('intermediate_schema'),
+                                   identifier='int_refresh_log')) }}
+{%- endmacro %}
+
+{#- The last completed batch and its as_of (0 and none when there is none, or in a
+    --full-refresh, which starts the numbering again). -#}
+{% macro refresh_state() -%}
+    {%- set state = {'last_batch': 0, 'prev_as_of': none} -%}
+    {%- if execute and not flags.FULL_REFRESH -%}
+        {%- set log = refresh_log_relation() -%}
+        {%- if log is not none -%}
+            {%- set row = run_query(
+                "select coalesce(max(batch_no), 0),"
+                ~ " cast((array_agg(as_of order by batch_no desc))[1] as text)"
+                ~ " from " ~ log).rows[0] -%}
+            {%- do state.update({'last_batch': row[0], 'prev_as_of': row[1]}) -%}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return(state) }}
+{%- endmacro %}
+
+{#- The number stamped on rows staged by this build. -#}
+{% macro this_batch() -%}
+    {{ refresh_state()['last_batch'] + 1 }}
+{%- endmacro %}
+
+{#- Rows staged since the last completed batch. -#}
+{% macro is_changed(column='batch_no') -%}
+    {{ column }} > {{ refresh_state()['last_batch'] }}
+{%- endmacro %}
+
+{#- The clock-boundary rule: a slot's clock outcome (upcoming, awaiting_outcome,
+    needs_review, assumed completed) depends on as_of only through end_at compared
+    with as_of, as_of - review_after_hours and as_of - assume_completed_after_hours. So
+    between the last batch's as_of and this one, only slots ending in the window
+    below can change: [min(as_ofs) - the longest threshold, max(as_ofs)]. Either
+    direction (an --as-of before the last one too). -#}
+{% macro crossed_clock(end_at) -%}
+    {%- set prev = refresh_state()['prev_as_of'] -%}
+    {%- set longest = [var('review_after_hours'), var('assume_completed_after_hours') or 0] | max -%}
+    {%- if prev is none -%}
+        true
+    {%- else -%}
+        ({{ end_at }} >= least({{ as_of() }}, cast('{{ prev }}' as timestamptz))
+                         - interval '1 hour' * {{ longest }}
+         and {{ end_at }} <= greatest({{ as_of() }}, cast('{{ prev }}' as timestamptz)))
+    {%- endif -%}
+{%- endmacro %}
+
+{#- pre_hook of a model rebuilt for a scope: in an incremental run, remove the rows the
+    scope will write again (the same transaction as the insert). -#}
+{% macro delete_scope(column, scope_model, scope_column=none) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where {{ column }} in (
+            select {{ scope_column or column }} from {{ ref(scope_model) }})
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
