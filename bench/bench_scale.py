@@ -83,7 +83,8 @@ def page_latency(env: dict[str, str]) -> dict[str, float]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "booking_report.cli", "serve",
-                             "--port", str(port)], env=env, cwd=REPO,
+                             "--port", str(port)], cwd=REPO,
+                            env=dict(env, CALCOM_WEBHOOK_SECRETS="bench-secret"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -151,6 +152,7 @@ def main() -> None:
     for n in args.leads:
         figures = one_size(n, args.cache, args.keep)
         results.append(figures)
+        print(json.dumps(figures), file=sys.stderr)
         print(f"\n== {n:,} leads, {int(figures['raw events']):,} raw events "
               f"({int(figures['1-day events']):,} in the last day)")
         for key, value in figures.items():

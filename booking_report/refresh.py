@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -27,6 +29,41 @@ class RefreshOutcome:
     build: BuildSummary
     facts: dict[str, Any] = field(default_factory=dict)
     skipped: bool = False
+    # why this refresh rebuilt everything; None when it was incremental
+    full_reason: str | None = None
+
+
+def settings_hash(variables: dict[str, Any]) -> str:
+    """What the stored marts were computed with: the models, macros, seeds and project
+    file, and every var but as_of. An incremental refresh is only exact on top of marts
+    built with the same."""
+    digest = hashlib.sha256()
+    for folder in ("models", "macros", "seeds"):
+        for path in sorted((PROJECT_DIR / folder).rglob("*")):
+            if path.is_file():
+                digest.update(str(path.relative_to(PROJECT_DIR)).encode() + b"\0")
+                digest.update(path.read_bytes() + b"\0")
+    digest.update((PROJECT_DIR / "dbt_project.yml").read_bytes())
+    digest.update(json.dumps({k: v for k, v in variables.items() if k != "as_of"},
+                             sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:16]
+
+
+def full_refresh_reason(dsn: str, wanted_hash: str,
+                        intermediate: str = "booking_intermediate") -> str | None:
+    """Why the next refresh must rebuild everything, or None if it may be incremental."""
+    with psycopg.connect(dsn) as conn:
+        log = conn.execute("select to_regclass(%s)", (f"{intermediate}.int_refresh_log",)
+                           ).fetchone()[0]
+        if log is None:
+            return "first refresh"
+        row = conn.execute(f"select settings_hash from {intermediate}.int_refresh_log"
+                           " order by batch_no desc limit 1").fetchone()
+    if row is None:
+        return "first refresh"
+    if row[0] != wanted_hash:
+        return "models or settings changed since the last refresh"
+    return None
 
 
 class RefreshBusy(RuntimeError):
@@ -108,6 +145,7 @@ def refresh(dsn: str, *, as_of: str | None = None, full_refresh: bool = False,
     init_db(dsn)
     if as_of:
         merged["as_of"] = as_of
+    merged["settings_hash"] = settings_hash(merged)
     with psycopg.connect(dsn, autocommit=True) as lock_conn:
         if wait:
             lock_conn.execute("select pg_advisory_lock(%s)", (REFRESH_LOCK,))
@@ -115,11 +153,14 @@ def refresh(dsn: str, *, as_of: str | None = None, full_refresh: bool = False,
                                    (REFRESH_LOCK,)).fetchone()[0]:
             raise RefreshBusy("a refresh is already running")
         try:
-            summary = build(dsn, variables=merged, full_refresh=full_refresh,
+            reason = "--full-refresh" if full_refresh else full_refresh_reason(
+                dsn, merged["settings_hash"], merged.get("intermediate_schema")
+                or project_vars()["intermediate_schema"])
+            summary = build(dsn, variables=merged, full_refresh=reason is not None,
                             unit_tests=unit_tests, target_dir=target_dir)
         finally:
             lock_conn.execute("select pg_advisory_unlock(%s)", (REFRESH_LOCK,))
-    outcome = RefreshOutcome(summary)
+    outcome = RefreshOutcome(summary, full_reason=reason)
     if summary.success:
         outcome.facts = mart_facts(dsn)
     return outcome
@@ -131,8 +172,10 @@ def print_summary(outcome: RefreshOutcome, stream=sys.stdout) -> None:
     tests = b.count("test") + b.count("unit_test")
     passed = b.count("test", "pass") + b.count("unit_test", "pass")
     warned = b.count("test", "warn")
-    print(f"refresh {'succeeded' if b.success else 'FAILED'}: {models} models built, "
-          f"{b.count('seed')} seeds, {passed}/{tests} tests passed"
+    mode = (f"full rebuild ({outcome.full_reason})" if outcome.full_reason
+            else "incremental")
+    print(f"refresh {'succeeded' if b.success else 'FAILED'} ({mode}): {models} models "
+          f"built, {b.count('seed')} seeds, {passed}/{tests} tests passed"
           + (f", {warned} warnings" if warned else ""), file=stream)
     for line in b.stale_sources:
         print(f"  warning: source freshness: {line}", file=stream)

@@ -65,3 +65,16 @@
         select 1
     {%- endif -%}
 {%- endmacro %}
+
+{#- pre_hook of a per-chain model: a chain the batch merged into another (its root is
+    no longer a root) leaves no row behind (before the insert: its current uid now
+    belongs to the chain that absorbed it). -#}
+{% macro delete_vanished_chains() -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where booking_id in (select booking_uid from {{ ref('int_changed_chains') }})
+          and booking_id not in (select booking_id from {{ ref('int_booking_chains') }})
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}

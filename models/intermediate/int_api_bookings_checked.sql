@@ -1,10 +1,21 @@
 {#- Every API booking snapshot, with the reason it is kept out of the booking chains
     (`feed_problem`), or null when usable: the same bad-data rule as webhooks. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='snapshot_id',
+    indexes=[{'columns': ['snapshot_id'], 'unique': true}, {'columns': ['booking_uid']},
+             {'columns': ['rescheduled_to_uid']}],
+) }}
+
 with
 
 snapshots as (
 
     select * from {{ ref('stg_calcom__api_bookings') }}
+    {% if is_incremental() %}
+    where {{ is_changed() }}
+    {% endif %}
 
 ),
 

@@ -1,11 +1,30 @@
 {#- One row per booking chain: one meeting across its reschedules. `rescheduleUid`
     links a new uid to the one it replaced; the root (first uid) is the chain's
     `booking_id` and the newest uid is the current booking. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_scope('booking_id', 'int_changed_chains', 'booking_uid') }}",
+    indexes=[
+        {'columns': ['booking_id'], 'unique': true},
+        {'columns': ['current_booking_uid'], 'unique': true},
+        {'columns': ['booker_email']},
+        {'columns': ['metadata_lead_id']},
+        {'columns': ['end_at']},
+    ],
+) }}
+
+-- depends_on: {{ ref('int_changed_chains') }}
+
 with recursive
 
 uids as (
 
     select * from {{ ref('int_booking_uids') }}
+    {% if is_incremental() %}
+    -- an incremental batch rebuilds the chains it touched, whole
+    where booking_uid in (select booking_uid from {{ ref('int_changed_chains') }})
+    {% endif %}
 
 ),
 

@@ -5,11 +5,31 @@
     (webhook marks and the API's absent flags: the latest statement wins) > Cal Video
     no-show > the API's absentHost > CRM outcome updated after the slot began >
     optional assumed completion > the clock (upcoming / awaiting_outcome / needs_review). -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='booking_id',
+    pre_hook="{{ delete_vanished_chains() }}",
+    indexes=[{'columns': ['booking_id'], 'unique': true}, {'columns': ['batch_no']}],
+) }}
+
+-- depends_on: {{ ref('int_changed_chains') }}
+
 with
 
 chains as (
 
     select * from {{ ref('int_booking_chains') }}
+    {% if is_incremental() %}
+    -- an incremental batch decides again: the chains it matched again (their uids,
+    -- lead or CRM row changed), those with an owner's confirmation, and those whose
+    -- clock crossed a boundary since the last batch's as_of (macros/incremental.sql)
+    where booking_id in (
+            select booking_id from {{ ref('int_bookings_matched_to_leads') }}
+            where {{ is_changed() }})
+       or booking_id in (select booking_id from {{ ref('stg_review__manual_outcomes') }})
+       or {{ crossed_clock('end_at') }}
+    {% endif %}
 
 ),
 
@@ -297,7 +317,8 @@ decided as (
                 then 'assumed'
             {% endif %}
             else 'clock'
-        end as outcome_source
+        end as outcome_source,
+        cast({{ this_batch() }} as integer) as batch_no
 
     from chains
     inner join slot_checks on slot_checks.booking_id = chains.booking_id

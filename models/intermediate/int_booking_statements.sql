@@ -2,6 +2,9 @@
     timeline: usable webhook events (time: the envelope's createdAt) and API booking
     snapshots (time: when fetched). "Latest" = latest `stated_at`, ties won by the
     webhook (`source_rank`), then the fixed trigger order, then body hash (DESIGN.md). -#}
+{#- A view: the uids model reads it for the uids a batch changed (or all of them). -#}
+{{ config(materialized='view') }}
+
 with
 
 webhook_events as (

@@ -4,11 +4,34 @@
     Uids only known as a reschedule link are added as rows without statements (their
     creation was missed). Events with a feed problem are not statements (see
     `int_webhook_events_checked`, `reporting.feed_problems`). -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_scope('booking_uid', 'int_changed_booking_uids') }}",
+    indexes=[{'columns': ['booking_uid'], 'unique': true}, {'columns': ['parent_uid']}],
+) }}
+
+-- depends_on: {{ ref('int_changed_booking_uids') }}
+
 with
 
 statements as (
 
     select * from {{ ref('int_booking_statements') }}
+    {% if is_incremental() %}
+    -- an incremental batch rebuilds only the uids it changed
+    where booking_uid in (select booking_uid from {{ ref('int_changed_booking_uids') }})
+    {% endif %}
+
+),
+
+child_statements as (
+
+    select * from {{ ref('int_booking_statements') }}
+    where child_uid is not null
+    {% if is_incremental() %}
+      and child_uid in (select booking_uid from {{ ref('int_changed_booking_uids') }})
+    {% endif %}
 
 ),
 
@@ -141,8 +164,7 @@ api_child_link as (
         child_uid as booking_uid,
         booking_uid as parent_uid
 
-    from statements
-    where child_uid is not null
+    from child_statements
     order by child_uid, stated_at desc, body_sha256 desc
 
 ),
@@ -231,6 +253,21 @@ phantom_parents as (
     left join per_uid on per_uid.booking_uid = links.parent_uid
     where links.parent_uid is not null
       and per_uid.booking_uid is null
+      {% if is_incremental() %}
+      -- a batch (re)writes only the uids in its scope: the others stay as they are
+      and links.parent_uid in (select booking_uid from {{ ref('int_changed_booking_uids') }})
+      {% endif %}
+
+    {% if is_incremental() %}
+    union
+
+    -- a uid of the scope without statements that a uid outside it still names
+    select kept.parent_uid
+    from {{ this }} as kept
+    where kept.parent_uid in (select booking_uid from {{ ref('int_changed_booking_uids') }})
+      and kept.booking_uid not in (select booking_uid from {{ ref('int_changed_booking_uids') }})
+      and kept.parent_uid not in (select booking_uid from per_uid)
+    {% endif %}
 
 ),
 

@@ -1,11 +1,28 @@
 {#- Which CRM lead each chain belongs to: the metadata lead id when it names a known
     lead; else the booker's email (the lead with that email created most recently
     before the booking, or failing that the earliest created after it); else none. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='booking_id',
+    pre_hook="{{ delete_vanished_chains() }}",
+    indexes=[{'columns': ['booking_id'], 'unique': true}, {'columns': ['lead_id']},
+             {'columns': ['batch_no']}],
+) }}
+
+-- depends_on: {{ ref('int_changed_matches') }}
+-- depends_on: {{ ref('int_changed_chains') }}
+
 with
 
 chains as (
 
     select * from {{ ref('int_booking_chains') }}
+    {% if is_incremental() %}
+    -- an incremental batch matches again only the chains in its scope
+    where booking_id in (
+        select booking_id from {{ ref('int_changed_matches') }} where scope = 'chain')
+    {% endif %}
 
 ),
 
@@ -67,6 +84,44 @@ matched as (
 
 ),
 
+{% if is_incremental() %}
+touched_leads as (
+
+    select lead_id from {{ ref('int_changed_matches') }} where scope = 'lead'
+    union
+    select lead_id from matched where lead_id is not null
+
+),
+
+unchanged_matches as (
+
+    -- the other chains of the touched leads keep their match; their is_latest_for_lead
+    -- is decided again beside the rematched ones
+    select
+        kept.booking_id,
+        all_chains.booked_at,
+        kept.lead_id,
+        kept.lead_match_method
+
+    from {{ this }} as kept
+    inner join {{ ref('int_booking_chains') }} as all_chains
+        on all_chains.booking_id = kept.booking_id
+    where kept.lead_id in (select lead_id from touched_leads)
+      and kept.booking_id not in (select booking_id from matched)
+
+),
+{% endif %}
+
+all_matches as (
+
+    select * from matched
+    {% if is_incremental() %}
+    union all
+    select * from unchanged_matches
+    {% endif %}
+
+),
+
 final as (
 
     select
@@ -77,9 +132,10 @@ final as (
         -- status, receives the CRM's outcome and is compared in reconciliation
         lead_id is not null and row_number() over (
             partition by lead_id order by booked_at desc nulls last, booking_id desc
-        ) = 1 as is_latest_for_lead
+        ) = 1 as is_latest_for_lead,
+        cast({{ this_batch() }} as integer) as batch_no
 
-    from matched
+    from all_matches
 
 )
 

@@ -3,11 +3,26 @@
     never vanishes (DESIGN.md): an event that cannot be read or placed is listed in
     `reporting.feed_problems` instead of failing a model or silently dropping out.
     PING and triggers this project does not use are neither chain events nor problems. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='event_id',
+    indexes=[{'columns': ['event_id'], 'unique': true}, {'columns': ['booking_uid']}],
+) }}
+
+-- depends_on: {{ ref('int_changed_booking_uids') }}
+
 with
 
 events as (
 
     select * from {{ ref('stg_calcom__webhook_events') }}
+    {% if is_incremental() %}
+    -- the new events, and every event of a uid they touch (a new creation can make an
+    -- older one a uid_conflict)
+    where {{ is_changed() }}
+       or booking_uid in (select booking_uid from {{ ref('int_changed_booking_uids') }})
+    {% endif %}
 
 ),
 

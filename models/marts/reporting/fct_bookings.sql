@@ -1,8 +1,25 @@
+{#- Kept incrementally (docs/DECISIONLOG.md, "Incremental refresh"): a batch rewrites the
+    chains whose outcome it decided again, and removes chains merged into another. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='booking_id',
+    on_schema_change='fail',
+    pre_hook="{{ delete_vanished_chains() }}",
+    indexes=[{'columns': ['current_booking_uid'], 'unique': true}, {'columns': ['lead_id']}],
+) }}
+
+-- depends_on: {{ ref('int_changed_chains') }}
+
 with
 
 chains as (
 
     select * from {{ ref('int_booking_chains') }}
+    {% if is_incremental() %}
+    where booking_id in (
+        select booking_id from {{ ref('int_booking_outcomes') }} where {{ is_changed() }})
+    {% endif %}
 
 ),
 
