@@ -159,7 +159,14 @@ def cmd_load_crm(args) -> int:
     import psycopg
 
     from booking_report.database import resolve
-    from ingest.crm import CrmInputError, parse_mapping, read_csv, read_table, write_snapshot, zone
+    from ingest.crm import (
+        CrmInputError,
+        csv_source,
+        load_snapshot,
+        parse_mapping,
+        table_source,
+        zone,
+    )
     from ingest.db import init_db
 
     if bool(args.file) == bool(args.table):
@@ -172,18 +179,19 @@ def cmd_load_crm(args) -> int:
         db = resolve()
         init_db(db.dsn)
         with psycopg.connect(db.dsn) as conn:
+            # streamed through COPY: constant memory whatever the export's size
             if args.file:
-                rows = read_csv(Path(args.file), mapping=mapping, tz=tz)
+                source = csv_source(Path(args.file))
                 name = Path(args.file).name
             else:
-                rows = read_table(conn, args.table, mapping=mapping, tz=tz)
+                source = table_source(conn, args.table)
                 name = args.table
-            result = write_snapshot(conn, rows, name)
+            result, unused = load_snapshot(conn, source, mapping=mapping, tz=tz,
+                                           source_name=name)
     except CrmInputError as exc:
         raise UsageError(f"{exc} (nothing was written)") from None
     print(f"CRM snapshot {result.snapshot_id} at {result.snapshot_at:%Y-%m-%d %H:%M:%S%z}: "
           f"{result.rows} leads from {name}")
-    unused = getattr(rows, "unused_columns", [])
     if unused:
         print(f"note: {len(unused)} column{'s' if len(unused) != 1 else ''} matched no known "
               f"field and are kept only in the raw row: {', '.join(unused)} (known fields: "

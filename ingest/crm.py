@@ -7,9 +7,9 @@ aborts before anything is written, with a message naming the row and column.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
@@ -126,97 +126,195 @@ def resolve_headers(headers: list[str], mapping: dict[str, str], where: str
     return header_for, [h for h in headers if h not in used]
 
 
+def _typed_row(rec: dict[str, Any], header_for: dict[str, str | None], *, tz: ZoneInfo,
+               where: str, line: int) -> dict[str, Any]:
+    """One record, validated and typed; CrmInputError names its row and column."""
+    row: dict[str, Any] = {}
+    for known in KNOWN:
+        header = header_for[known]
+        raw = rec.get(header) if header is not None else None
+        if known in TIMESTAMPS:
+            try:
+                row[known] = parse_timestamp(raw, tz)
+            except ValueError:
+                raise CrmInputError(
+                    f"{where}: row {line}, column {header!r}: cannot read {raw!r} as a "
+                    "timestamp (use ISO-8601, e.g. 2026-11-20T14:30:00Z)") from None
+        else:
+            row[known] = _clean(raw)
+    if not row["lead_id"]:
+        raise CrmInputError(f"{where}: row {line}: {header_for['lead_id']!r} is empty")
+    if row["created_at"] is None:
+        raise CrmInputError(f"{where}: row {line}, column {header_for['created_at']!r} is empty")
+    row["row"] = {k: (v.isoformat() if isinstance(v, datetime | date) else v)
+                  for k, v in rec.items() if k is not None}
+    return row
+
+
+def _duplicate(where: str, lead_id: str, lines: list[int]) -> CrmInputError:
+    rows = " and ".join(str(n) for n in lines[:2]) if len(lines) >= 2 else "several"
+    return CrmInputError(f"{where}: lead_id {lead_id!r} appears twice (rows {rows}); a "
+                         "snapshot has one row per lead")
+
+
 def prepare_rows(headers: list[str], records: list[dict[str, Any]], *,
                  mapping: dict[str, str], tz: ZoneInfo, where: str,
                  first_row_number: int = 2) -> CrmRows:
-    """Validate and type every record; raise CrmInputError naming the first problem."""
+    """Validate and type every record in memory (small inputs: the demo, tests); raise
+    CrmInputError naming the first problem. `load-crm` streams instead (load_snapshot)."""
     header_for, unused = resolve_headers(headers, mapping, where)
     out = CrmRows()
     out.unused_columns = unused
     seen: dict[str, int] = {}
     for offset, rec in enumerate(records):
         line = first_row_number + offset
-        row: dict[str, Any] = {}
-        for known in KNOWN:
-            header = header_for[known]
-            raw = rec.get(header) if header is not None else None
-            if known in TIMESTAMPS:
-                try:
-                    row[known] = parse_timestamp(raw, tz)
-                except ValueError:
-                    raise CrmInputError(
-                        f"{where}: row {line}, column {header!r}: cannot read {raw!r} as a "
-                        "timestamp (use ISO-8601, e.g. 2026-11-20T14:30:00Z)") from None
-            else:
-                row[known] = _clean(raw)
-        if not row["lead_id"]:
-            raise CrmInputError(f"{where}: row {line}: {header_for['lead_id']!r} is empty")
-        if row["created_at"] is None:
-            raise CrmInputError(
-                f"{where}: row {line}, column {header_for['created_at']!r} is empty")
+        row = _typed_row(rec, header_for, tz=tz, where=where, line=line)
         if row["lead_id"] in seen:
-            raise CrmInputError(
-                f"{where}: lead_id {row['lead_id']!r} appears twice (rows "
-                f"{seen[row['lead_id']]} and {line}); a snapshot has one row per lead")
+            raise _duplicate(where, row["lead_id"], [seen[row["lead_id"]], line])
         seen[row["lead_id"]] = line
-        row["row"] = {k: (v.isoformat() if isinstance(v, datetime | date) else v)
-                      for k, v in rec.items() if k is not None}
         out.append(row)
     return out
 
 
+class CrmSource:
+    """Records of a CSV export or a table, read in a stream: ``headers``, then
+    ``records()`` yields (row number, record) and may be called again (to find the
+    rows of a duplicate lead)."""
+
+    def __init__(self, where: str, headers: list[str],
+                 records: Callable[[], Iterator[tuple[int, dict[str, Any]]]]):
+        self.where, self.headers, self.records = where, headers, records
+
+
+def csv_source(path: Path) -> CrmSource:
+    def open_reader():
+        try:
+            fh = open(path, encoding="utf-8-sig", newline="")
+        except OSError as exc:
+            raise CrmInputError(f"cannot read {path}: {exc.strerror}") from None
+        return fh, csv.reader(fh)
+
+    def headers() -> list[str]:
+        fh, reader = open_reader()
+        with fh:
+            try:
+                return [h.strip() for h in next(reader, [])]
+            except UnicodeDecodeError as exc:
+                raise _not_utf8(path, exc) from None
+
+    names = headers()
+
+    def records() -> Iterator[tuple[int, dict[str, Any]]]:
+        fh, reader = open_reader()
+        with fh:
+            try:
+                next(reader, None)
+                for offset, values in enumerate(reader):
+                    line = offset + 2
+                    if len(values) > len(names):
+                        raise CrmInputError(
+                            f"{path}: row {line} has more fields than the header")
+                    yield line, dict(zip(names, values, strict=False))
+            except UnicodeDecodeError as exc:
+                raise _not_utf8(path, exc) from None
+
+    return CrmSource(str(path), names, records)
+
+
+def _not_utf8(path: Path, exc: UnicodeDecodeError) -> CrmInputError:
+    return CrmInputError(f"{path}: not UTF-8 (byte {exc.start} of a block); export the CSV "
+                         "as UTF-8")
+
+
 def read_csv(path: Path, *, mapping: dict[str, str], tz: ZoneInfo) -> list[dict[str, Any]]:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise CrmInputError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CrmInputError(
-            f"{path}: not UTF-8 (byte {exc.start}); export the CSV as UTF-8") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    headers = [h.strip() for h in (reader.fieldnames or [])]
-    reader.fieldnames = headers
-    records = list(reader)
-    for offset, rec in enumerate(records):
-        if None in rec:
-            raise CrmInputError(f"{path}: row {offset + 2} has more fields than the header")
-    return prepare_rows(headers, records, mapping=mapping, tz=tz, where=str(path))
+    """The whole export validated in memory (small files; `load-crm` streams)."""
+    source = csv_source(path)
+    records = list(source.records())
+    return prepare_rows(source.headers, [rec for _, rec in records], mapping=mapping, tz=tz,
+                        where=str(path))
 
 
-def read_table(conn: psycopg.Connection, table: str, *, mapping: dict[str, str],
-               tz: ZoneInfo) -> list[dict[str, Any]]:
+def table_source(conn: psycopg.Connection, table: str) -> CrmSource:
     parts = table.split(".")
     if len(parts) != 2 or not all(parts):
         raise CrmInputError(f"--table {table!r}: expected SCHEMA.TABLE, e.g. public.leads")
     ident = sql.Identifier(*parts)
+    if conn.execute("select to_regclass(%s)", (sql.SQL("{}").format(ident).as_string(conn),)
+                    ).fetchone()[0] is None:
+        raise CrmInputError(f"--table {table!r}: no such table")
+    cur = conn.execute(sql.SQL("select * from {} limit 0").format(ident))
+    names = [d.name for d in cur.description or []]
+
+    def records() -> Iterator[tuple[int, dict[str, Any]]]:
+        # a server-side cursor: a million rows are never in memory at once
+        with psycopg.connect(conn.info.dsn) as reader, reader.cursor(name="crm_rows") as rows:
+            rows.itersize = 5000
+            rows.execute(sql.SQL("select * from {}").format(ident))
+            for number, values in enumerate(rows, start=1):
+                yield number, dict(zip(names, values, strict=True))
+
+    return CrmSource(table, names, records)
+
+
+def read_table(conn: psycopg.Connection, table: str, *, mapping: dict[str, str],
+               tz: ZoneInfo) -> list[dict[str, Any]]:
+    source = table_source(conn, table)
+    return prepare_rows(source.headers, [rec for _, rec in source.records()],
+                        mapping=mapping, tz=tz, where=table, first_row_number=1)
+
+
+def load_snapshot(conn: psycopg.Connection, source: CrmSource, *, mapping: dict[str, str],
+                  tz: ZoneInfo, source_name: str,
+                  snapshot_at: datetime | None = None) -> tuple[LoadResult, list[str]]:
+    """Stream the source into one snapshot with COPY, in constant memory: every row is
+    validated on the way; any problem rolls the whole snapshot back (nothing written)
+    and names its row. Returns the result and the input columns nothing reads."""
+    header_for, unused = resolve_headers(source.headers, mapping, source.where)
+    count = 0
     try:
-        cur = conn.execute(sql.SQL("select * from {}").format(ident))
-    except psycopg.errors.UndefinedTable:
-        conn.rollback()
-        raise CrmInputError(f"--table {table!r}: no such table") from None
-    headers = [d.name for d in cur.description or []]
-    records = [dict(zip(headers, r, strict=True)) for r in cur.fetchall()]
-    return prepare_rows(headers, records, mapping=mapping, tz=tz, where=table,
-                        first_row_number=1)
+        with conn.transaction():
+            snap_id, snap_at = conn.execute(
+                "insert into raw.crm_snapshots (snapshot_at, source_name, row_count)"
+                " values (coalesce(%s, now()), %s, 0) returning snapshot_id, snapshot_at",
+                (snapshot_at, source_name)).fetchone()
+            with conn.cursor().copy(_COPY_SQL) as copy:
+                for line, rec in source.records():
+                    row = _typed_row(rec, header_for, tz=tz, where=source.where, line=line)
+                    copy.write_row(_copy_values(snap_id, snap_at, row))
+                    count += 1
+            conn.execute("update raw.crm_snapshots set row_count = %s where snapshot_id = %s",
+                         (count, snap_id))
+    except psycopg.errors.UniqueViolation as exc:
+        found = re.search(r"lead_id\)=\(\d+, (.*)\) already exists",
+                          exc.diag.message_detail or "")
+        lead_id = found.group(1) if found else "?"
+        lines = [line for line, rec in source.records()
+                 if _clean(rec.get(header_for["lead_id"] or "")) == lead_id]
+        raise _duplicate(source.where, lead_id, lines) from None
+    return LoadResult(snap_id, snap_at, count), unused
+
+
+_COPY_COLUMNS = ["snapshot_id", "snapshot_at", "lead_id", "row",
+                 *[k for k in KNOWN if k != "lead_id"]]
+_COPY_SQL = sql.SQL("copy raw.crm_lead_snapshots ({}) from stdin").format(
+    sql.SQL(", ").join(sql.Identifier(c) for c in _COPY_COLUMNS))
+
+
+def _copy_values(snap_id: int, snap_at: datetime, row: dict[str, Any]) -> list[Any]:
+    return [snap_id, snap_at, row["lead_id"], json.dumps(row["row"], default=str),
+            *[row[k] for k in KNOWN if k != "lead_id"]]
 
 
 def write_snapshot(conn: psycopg.Connection, rows: list[dict[str, Any]], source_name: str,
                    snapshot_at: datetime | None = None) -> LoadResult:
+    """Rows already validated in memory (prepare_rows) as one snapshot."""
     with conn.transaction():
         snap_id, snap_at = conn.execute(
             "insert into raw.crm_snapshots (snapshot_at, source_name, row_count)"
             " values (coalesce(%s, now()), %s, %s) returning snapshot_id, snapshot_at",
             (snapshot_at, source_name, len(rows)),
         ).fetchone()
-        cols = ["snapshot_id", "snapshot_at", "lead_id", "row", *[k for k in KNOWN
-                                                                  if k != "lead_id"]]
-        copy_sql = sql.SQL("copy raw.crm_lead_snapshots ({}) from stdin").format(
-            sql.SQL(", ").join(sql.Identifier(c) for c in cols))
-        with conn.cursor().copy(copy_sql) as copy:
+        with conn.cursor().copy(_COPY_SQL) as copy:
             for row in rows:
-                copy.write_row([snap_id, snap_at, row["lead_id"],
-                                json.dumps(row["row"], default=str),
-                                *[row[k] for k in KNOWN if k != "lead_id"]])
+                copy.write_row(_copy_values(snap_id, snap_at, row))
     return LoadResult(snap_id, snap_at, len(rows))
