@@ -56,15 +56,27 @@ def dbt_environment(dsn: str) -> dict[str, str]:
     return env
 
 
+def session_options(settings: dict[str, str]) -> str:
+    """``-c name=value`` startup options for libpq's PGOPTIONS (spaces escaped)."""
+    def escape(value: str) -> str:
+        return value.replace("\\", "\\\\").replace(" ", "\\ ")
+    return " ".join(f"-c {name}={escape(str(value))}" for name, value in settings.items())
+
+
 def run_dbt(dsn: str, args: list[str], *, target_dir: Path | None = None,
-            quiet: bool = True) -> Any:
-    """Invoke dbt with ``args``; return dbt's ``dbtRunnerResult``."""
+            quiet: bool = True, session: dict[str, str] | None = None) -> Any:
+    """Invoke dbt with ``args``; return dbt's ``dbtRunnerResult``. ``session``: Postgres
+    settings for every connection dbt opens (PGOPTIONS), read by the models at run time
+    instead of being vars dbt would have to re-parse the project for."""
     from dbt.cli.main import dbtRunner
 
     # dbt's target/ and logs/ go under the data folder, not into the (maybe read-only)
     # project folder; concurrent runs pass their own target_dir
     target_dir = Path(target_dir) if target_dir else data_dir() / "dbt"
     env = dbt_environment(dsn)
+    if session:
+        env["PGOPTIONS"] = " ".join(filter(None, [os.environ.get("PGOPTIONS", ""),
+                                                   session_options(session)]))
     full = [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROFILES_DIR),
             "--target-path", str(target_dir / "target"), "--log-path", str(target_dir / "logs")]
     if quiet:
@@ -110,8 +122,15 @@ def build(dsn: str, *, variables: dict[str, Any] | None = None, full_refresh: bo
           unit_tests: bool = True, target_dir: Path | None = None) -> BuildSummary:
     """``dbt source freshness`` (a warning at most) then ``dbt build``."""
     summary = BuildSummary(success=True)
-    vars_args = _vars_arg(variables or {})
-    fresh = run_dbt(dsn, ["source", "freshness", *vars_args], target_dir=target_dir)
+    variables = dict(variables or {})
+    # as_of changes every refresh: a var would make dbt re-parse the whole project each
+    # time (about 10 s); as a session setting the models read it at run time
+    # (macros/time.sql)
+    as_of = variables.pop("as_of", None)
+    session = {"booking_report.as_of": as_of} if as_of else None
+    vars_args = _vars_arg(variables)
+    fresh = run_dbt(dsn, ["source", "freshness", *vars_args], target_dir=target_dir,
+                    session=session)
     for node_result in getattr(fresh.result, "results", []) or []:
         status = str(node_result.status)
         if status in ("warn", "error", "runtime error"):
@@ -122,7 +141,7 @@ def build(dsn: str, *, variables: dict[str, Any] | None = None, full_refresh: bo
         args.append("--full-refresh")
     if not unit_tests:
         args += ["--exclude-resource-type", "unit_test"]
-    result = run_dbt(dsn, args, target_dir=target_dir)
+    result = run_dbt(dsn, args, target_dir=target_dir, session=session)
     summarize(result, summary)
     if summary.success and summary.count("model") == 0:
         summary.success = False

@@ -1,6 +1,15 @@
-{#- The single "now" of every model: var('as_of'), default the build's start time. -#}
+{#- The single "now" of every model: var('as_of') when given (`dbt build --vars`, unit
+    tests); else the session setting booking_report.as_of that `booking-report refresh`
+    sets on dbt's connections (PGOPTIONS: a new as_of then costs no re-parse); else the
+    build's start time. -#}
 {% macro as_of() -%}
+    {%- if var('as_of', none) is not none -%}
     cast('{{ var("as_of") }}' as timestamptz)
+    {%- else -%}
+    coalesce(
+        cast(nullif(current_setting('booking_report.as_of', true), '') as timestamptz),
+        cast('{{ run_started_at }}' as timestamptz))
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Local calendar date of a timestamptz in the report timezone. -#}
