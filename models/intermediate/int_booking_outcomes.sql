@@ -49,6 +49,10 @@ usable_events as (
 
     select * from {{ ref('int_webhook_events_checked') }}
     where feed_problem is null
+    {% if is_incremental() %}
+      -- only the events of the chains being decided (their current uids)
+      and booking_uid in (select current_booking_uid from chains)
+    {% endif %}
 
 ),
 
@@ -58,6 +62,9 @@ attendees as (
     select attendee_rows.*
     from {{ ref('stg_calcom__event_attendees') }} as attendee_rows
     inner join usable_events on usable_events.event_id = attendee_rows.event_id
+    {% if is_incremental() %}
+    where attendee_rows.booking_uid in (select current_booking_uid from chains)
+    {% endif %}
 
 ),
 
@@ -98,6 +105,9 @@ usable_snapshots as (
 
     select * from {{ ref('int_api_bookings_checked') }}
     where feed_problem is null
+    {% if is_incremental() %}
+      and booking_uid in (select current_booking_uid from chains)
+    {% endif %}
 
 ),
 

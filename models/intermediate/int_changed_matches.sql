@@ -24,25 +24,25 @@ changed_leads as (
 
 ),
 
-chains as (
-
-    select booking_id, booker_email, metadata_lead_id from {{ ref('int_booking_chains') }}
-
-),
-
 rematched as (
 
-    select booking_id from chains
-    where booking_id in (select booking_uid from {{ ref('int_changed_chains') }})
+    -- each branch reads the chains table by an index (booking_id, booker_email,
+    -- metadata_lead_id)
+    select chains.booking_id
+    from {{ ref('int_booking_chains') }} as chains
+    inner join {{ ref('int_changed_chains') }} as touched
+        on touched.booking_uid = chains.booking_id
 
     union
 
-    select chains.booking_id from chains
+    select chains.booking_id
+    from {{ ref('int_booking_chains') }} as chains
     inner join changed_leads on changed_leads.lead_email = chains.booker_email
 
     union
 
-    select chains.booking_id from chains
+    select chains.booking_id
+    from {{ ref('int_booking_chains') }} as chains
     inner join changed_leads on changed_leads.lead_id = chains.metadata_lead_id
 
     {% if incremental %}
@@ -65,10 +65,16 @@ touched_leads as (
     -- the leads the rematched (and the vanished) chains belonged to
     select old_matches.lead_id
     from {{ old_matches }} as old_matches
+    inner join rematched on rematched.booking_id = old_matches.booking_id
     where old_matches.lead_id is not null
-      and (old_matches.booking_id in (select booking_id from rematched)
-           or old_matches.booking_id in (
-               select booking_uid from {{ ref('int_changed_chains') }}))
+
+    union
+
+    select old_matches.lead_id
+    from {{ old_matches }} as old_matches
+    inner join {{ ref('int_changed_chains') }} as touched
+        on touched.booking_uid = old_matches.booking_id
+    where old_matches.lead_id is not null
     {% endif %}
 
 )
