@@ -123,8 +123,9 @@ def load_report(dsn: str, *, week: str | None = None, source: str | None = None,
                 trend_weeks: int = 12, by: str | None = None) -> ReportData:
     rep = sql.Identifier(reporting)
     try:
+        # no JIT: compiling a plan costs more than these small indexed reads
         with psycopg.connect(dsn, row_factory=dict_row, connect_timeout=5,
-                             options="-c statement_timeout=20000") as conn:
+                             options="-c statement_timeout=20000 -c jit=off") as conn:
             # every time is shown in the timezone the marts were built in
             zone = conn.execute(sql.SQL("select report_timezone from {}.feed_health").format(
                 rep)).fetchone()
