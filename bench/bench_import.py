@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +24,7 @@ from psycopg.conninfo import make_conninfo
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.measure import run_cli  # noqa: E402
 from booking_report.demo.landing import write_jsonl  # noqa: E402
 from booking_report.demo.scenario import generate  # noqa: E402
 
@@ -48,29 +48,11 @@ def main() -> None:
             env = dict(os.environ, DATABASE_URL=dsn)
             subprocess.run([sys.executable, "-m", "booking_report.cli", "init-db"], env=env,
                            check=True, capture_output=True)
-            started = time.perf_counter()
-            proc = subprocess.Popen([sys.executable, "-m", "booking_report.cli",
-                                     "import-events", str(path)], env=env, text=True,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            peak_kib = 0
-            while proc.poll() is None:
-                # VmHWM: the process's own peak RSS since its exec (a child forked from
-                # this big generator process would otherwise report our pages as its own)
-                try:
-                    with open(f"/proc/{proc.pid}/status") as status:
-                        for line in status:
-                            if line.startswith("VmHWM:"):
-                                peak_kib = max(peak_kib, int(line.split()[1]))
-                except OSError:
-                    pass
-                time.sleep(0.02)
-            stdout, stderr = proc.communicate()
-            elapsed = time.perf_counter() - started
-            assert proc.returncode == 0, stderr
+            elapsed, peak_mb, stdout = run_cli(["import-events", str(path)], env)
         print(stdout.strip())
         print(f"import-events: {len(sc.bodies)} lines ({size / 1e6:.1f} MB) in {elapsed:.1f} s "
               f"= {len(sc.bodies) / elapsed:.0f} lines/s (including process start)")
-        print(f"peak RSS of the import-events process: {peak_kib / 1024:.0f} MiB "
+        print(f"peak RSS of the import-events process: {peak_mb:.0f} MiB "
               "(it streams the file: the figure should not grow with its size)")
     finally:
         with psycopg.connect(ADMIN, autocommit=True) as conn:

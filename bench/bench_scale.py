@@ -35,36 +35,13 @@ from psycopg.conninfo import make_conninfo
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.measure import run_cli  # noqa: E402
 from bench.scale_data import DEFAULT_CACHE, ensure  # noqa: E402
 
 ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TARGETS = {"full build (s)": 120, "1-day refresh (s)": 15, "/report p95 (ms)": 100,
            "/report.json p95 (ms)": 50, "import-events peak (MB)": 200,
            "load-crm peak (MB)": 200}
-
-
-def run_cli(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Run ``booking-report ARGS``; return (seconds, own peak RSS in MB, stdout)."""
-    started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "booking_report.cli", *args], env=env,
-                            cwd=REPO, text=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    peak_kib = 0
-    while proc.poll() is None:
-        try:
-            with open(f"/proc/{proc.pid}/status") as status:
-                for line in status:
-                    if line.startswith("VmHWM:"):
-                        peak_kib = max(peak_kib, int(line.split()[1]))
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-        time.sleep(0.05)
-    out, err = proc.communicate()
-    seconds = time.perf_counter() - started
-    if proc.returncode != 0:
-        raise SystemExit(f"booking-report {' '.join(args)} failed ({proc.returncode}):\n"
-                         f"{out[-3000:]}\n{err[-3000:]}")
-    return seconds, peak_kib / 1024, out
 
 
 def latencies(url: str, n: int = 200) -> tuple[float, float]:
