@@ -6,7 +6,8 @@
     unique_key='booking_id',
     on_schema_change='fail',
     pre_hook="{{ delete_vanished_chains() }}",
-    indexes=[{'columns': ['current_booking_uid'], 'unique': true}, {'columns': ['lead_id']}],
+    indexes=[{'columns': ['current_booking_uid'], 'unique': true}, {'columns': ['lead_id']},
+             {'columns': ['booked_at']}],
 ) }}
 
 -- depends_on: {{ ref('int_changed_chains') }}

@@ -6,49 +6,49 @@
     fallback mode. Feed problems (events kept out of the chains) are counted. -#}
 with
 
-events as (
+events as not materialized (
 
     select * from {{ ref('stg_calcom__webhook_events') }}
 
 ),
 
-rejections as (
+rejections as not materialized (
 
     select * from {{ ref('stg_calcom__rejected_deliveries') }}
 
 ),
 
-bookings as (
+bookings as not materialized (
 
     select * from {{ ref('fct_bookings') }}
 
 ),
 
-leads as (
+leads as not materialized (
 
     select * from {{ ref('dim_leads') }}
 
 ),
 
-gaps as (
+gaps as not materialized (
 
     select * from {{ ref('reconciliation_gaps') }}
 
 ),
 
-problems as (
+problems as not materialized (
 
     select * from {{ ref('feed_problems') }}
 
 ),
 
-sync_runs as (
+sync_runs as not materialized (
 
     select * from {{ ref('stg_calcom__api_sync_runs') }}
 
 ),
 
-valid_events as (
+valid_events as not materialized (
 
     -- MEETING_* bodies carry the booking's creation time, not a send time
     select sent_at, received_at, delivery_source
@@ -60,22 +60,23 @@ valid_events as (
 
 ),
 
-event_stats as (
+event_stats as materialized (
 
+    -- the latest send time separately: read backwards along the sent_at index, while
+    -- the counts read only the last 29 days (a refresh must not scan all history)
     select
-        max(sent_at) as last_event_at,
+        (select max(sent_at) from valid_events) as last_event_at,
         count(case when sent_at > {{ as_of() }} - interval '24 hours' then 1 end)
             as events_last_24h,
-        count(case
-            when sent_at > {{ as_of() }} - interval '29 days'
-                and sent_at <= {{ as_of() }} - interval '24 hours' then 1
-        end) / 28.0 as trailing_daily_events
+        count(case when sent_at <= {{ as_of() }} - interval '24 hours' then 1 end) / 28.0
+            as trailing_daily_events
 
     from valid_events
+    where sent_at > {{ as_of() }} - interval '29 days'
 
 ),
 
-delivery_stats as (
+delivery_stats as materialized (
 
     select
         (select count(*) from rejections
@@ -93,7 +94,7 @@ delivery_stats as (
 
 ),
 
-booking_stats as (
+booking_stats as materialized (
 
     select
         (select count(*) from bookings

@@ -9,6 +9,8 @@
         {'columns': ['event_id'], 'unique': true},
         {'columns': ['booking_uid']},
         {'columns': ['batch_no']},
+        {'columns': ['sent_at']},
+        {'columns': ['received_at']},
     ],
 ) }}
 
