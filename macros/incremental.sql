@@ -73,7 +73,8 @@
     {%- if is_incremental() -%}
         delete from {{ this }}
         where booking_id in (select booking_uid from {{ ref('int_changed_chains') }})
-          and booking_id not in (select booking_id from {{ ref('int_booking_chains') }})
+          and not exists (select 1 from {{ ref('int_booking_chains') }} as chains
+                          where chains.booking_id = {{ this }}.booking_id)
     {%- else -%}
         select 1
     {%- endif -%}

@@ -47,32 +47,24 @@
     failing the whole model (one bad delivery must not freeze every later refresh).
     A zone is required, so the result never depends on the session time zone. -#}
 {% macro safe_timestamptz(text_expr) -%}
-    {#- `~` only (a regexp with capture groups takes Postgres's slow matching path, ~30×
-        the cost); the fields then sit at fixed positions: YYYY-MM-DD?HH:MI[:SS[.f]]zone -#}
+    {#- One `~` match checks the shape and every field's range (month, day 01-31,
+        hour, minute, second, offset ≤ 15:59; ASCII digits only); only days 29-31 are
+        then checked against their month and leap years. `~` with no capture extraction
+        keeps Postgres on its fast matching path. Parsed columns are read through an
+        `offset 0` CTE in the models, so each field is parsed once per row. -#}
     (
         select case
-            when ts_text ~ '^\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d(:?\d\d)?)$'
-                and cast(substr(ts_text, 1, 4) as integer) between 1 and 9999
-                and cast(substr(ts_text, 6, 2) as integer) between 1 and 12
-                and cast(substr(ts_text, 9, 2) as integer) between 1 and case
-                    when cast(substr(ts_text, 6, 2) as integer) in (4, 6, 9, 11) then 30
-                    when cast(substr(ts_text, 6, 2) as integer) <> 2 then 31
-                    when cast(substr(ts_text, 1, 4) as integer) % 4 = 0
-                        and (cast(substr(ts_text, 1, 4) as integer) % 100 <> 0
-                            or cast(substr(ts_text, 1, 4) as integer) % 400 = 0) then 29
-                    else 28
-                end
-                and cast(substr(ts_text, 12, 2) as integer) <= 23
-                and cast(substr(ts_text, 15, 2) as integer) <= 59
-                and (substr(ts_text, 17, 1) <> ':' or cast(substr(ts_text, 18, 2) as integer) <= 59)
-                and (
-                    right(ts_text, 1) = 'Z'
-                    or (
-                        cast(substr(substring(ts_text from '[+-][0-9:]*$'), 2, 2) as integer) <= 15
-                        and (length(substring(ts_text from '[+-][0-9:]*$')) = 3
-                            or cast(right(ts_text, 2) as integer) <= 59)
-                    )
-                )
+            when ts_text ~ '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,9})?)?(Z|[+-](0[0-9]|1[0-5])(:?[0-5][0-9])?)$'
+                and left(ts_text, 4) <> '0000'
+                and (substr(ts_text, 9, 2) <= '28'
+                    or cast(substr(ts_text, 9, 2) as integer) <= case
+                        when substr(ts_text, 6, 2) in ('04', '06', '09', '11') then 30
+                        when substr(ts_text, 6, 2) <> '02' then 31
+                        when cast(left(ts_text, 4) as integer) % 4 = 0
+                            and (cast(left(ts_text, 4) as integer) % 100 <> 0
+                                or cast(left(ts_text, 4) as integer) % 400 = 0) then 29
+                        else 28
+                    end)
                 then cast(ts_text as timestamptz)
         end
         from (select trim({{ text_expr }}) as ts_text) as ts_input

@@ -265,8 +265,10 @@ phantom_parents as (
     select kept.parent_uid
     from {{ this }} as kept
     where kept.parent_uid in (select booking_uid from {{ ref('int_changed_booking_uids') }})
-      and kept.booking_uid not in (select booking_uid from {{ ref('int_changed_booking_uids') }})
-      and kept.parent_uid not in (select booking_uid from per_uid)
+      -- not exists, never not in: an anti join Postgres can hash at any size
+      and not exists (select 1 from {{ ref('int_changed_booking_uids') }} as scope
+                      where scope.booking_uid = kept.booking_uid)
+      and not exists (select 1 from per_uid where per_uid.booking_uid = kept.parent_uid)
     {% endif %}
 
 ),

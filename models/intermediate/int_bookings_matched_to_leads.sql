@@ -26,8 +26,10 @@ chains as (
 
 ),
 
-leads as (
+leads as not materialized (
 
+    -- read through its indexes (lead_id, lead_email) for the chains in scope, never
+    -- copied whole
     select * from {{ ref('stg_crm__leads') }}
 
 ),
@@ -107,7 +109,8 @@ unchanged_matches as (
     inner join {{ ref('int_booking_chains') }} as all_chains
         on all_chains.booking_id = kept.booking_id
     where kept.lead_id in (select lead_id from touched_leads)
-      and kept.booking_id not in (select booking_id from matched)
+      -- not exists, never not in: `not in` over a large set is re-scanned per row
+      and not exists (select 1 from matched where matched.booking_id = kept.booking_id)
 
 ),
 {% endif %}

@@ -34,6 +34,8 @@ instants as (
         {{ safe_timestamptz("payload ->> 'updatedAt'") }} as parsed_updated_at
 
     from source
+    -- parsed once per row: each parsed column is read twice below (value, unreadable)
+    offset 0
 
 ),
 

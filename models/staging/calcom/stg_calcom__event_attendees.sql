@@ -38,6 +38,8 @@ enveloped as (
         {{ calcom_booking_object('payload') }} as booking
 
     from source
+    -- a fence (offset 0): parsed and extracted once per body, not once per attendee
+    offset 0
 
 ),
 

@@ -34,6 +34,8 @@ enveloped as (
         {{ calcom_booking_object('payload') }} as booking
 
     from source
+    -- a fence (offset 0): `booking` is extracted once per row, not once per reference
+    offset 0
 
 ),
 
@@ -47,6 +49,8 @@ instants as (
         {{ safe_timestamptz("payload ->> 'createdAt'") }} as parsed_sent_at
 
     from enveloped
+    -- parsed once per row: each parsed column is read twice below (value, unreadable)
+    offset 0
 
 ),
 
