@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -17,6 +20,11 @@ BREAKDOWNS = {"source": ("rpt_weekly_status", "lead_source", "Lead source"),
               "event_type": ("rpt_weekly_by_event_type", "event_type", "Event type")}
 GAP_TYPES = ("crm_missing_booking", "crm_stale_after_cancel", "calcom_missing_booking",
              "outcome_conflict")
+# how many of each review reason the page lists (oldest first); totals are always exact
+# (reporting_private.review_counts) and the whole queue is one download away
+REVIEW_ITEMS_SHOWN = 50
+FOLLOWUPS_SHOWN = 100
+GAPS_SHOWN = 200
 
 HEADLINES = [
     # key, label, kind, lower is better
@@ -56,6 +64,16 @@ class ReportData:
     breakdown_rows: list[dict[str, Any]] = field(default_factory=list)
     host_names: dict[str, str] = field(default_factory=dict)
     named_gaps: list[dict[str, Any]] = field(default_factory=list)
+    # exact totals: the lists above hold only the first items of each
+    review_counts: dict[str, int] = field(default_factory=dict)
+    followups_total: int = 0
+    gaps_total: int = 0
+    # the review lists and counts are for the chosen week's slots only
+    review_week_only: bool = False
+
+    @property
+    def review_total(self) -> int:
+        return sum(self.review_counts.values())
 
     @property
     def current_week(self) -> date | None:
@@ -91,13 +109,6 @@ class ReportData:
             return 0
         return int(self.row["awaiting_outcome"]) + int(self.row["needs_review"])
 
-    @property
-    def review_counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for item in self.review:
-            counts[item["reason"]] = counts.get(item["reason"], 0) + 1
-        return counts
-
 
 def iso_week_label(day: date) -> str:
     year, week, _ = day.isocalendar()
@@ -120,7 +131,8 @@ def _rows(conn, query: sql.Composable, params: tuple = ()) -> list[dict[str, Any
 
 def load_report(dsn: str, *, week: str | None = None, source: str | None = None,
                 reporting: str = "reporting", private: str | None = "reporting_private",
-                trend_weeks: int = 12, by: str | None = None) -> ReportData:
+                trend_weeks: int = 12, by: str | None = None,
+                review_week_only: bool = False) -> ReportData:
     rep = sql.Identifier(reporting)
     try:
         # no JIT: compiling a plan costs more than these small indexed reads
@@ -166,7 +178,7 @@ def load_report(dsn: str, *, week: str | None = None, source: str | None = None,
             else:
                 chosen_week = weeks[-1] if weeks else None
             data = ReportData(chosen_week, chosen_source, feed, None, weeks, sources,
-                              breakdown_by=chosen_by)
+                              breakdown_by=chosen_by, review_week_only=review_week_only)
             if chosen_week is None:
                 return data
             data.breakdown = _rows(conn, sql.SQL(
@@ -186,7 +198,8 @@ def load_report(dsn: str, *, week: str | None = None, source: str | None = None,
                 " order by band_order").format(rep))
             data.gaps = _rows(conn, sql.SQL(
                 "select * from {}.reconciliation_gaps order by detected_at desc nulls last,"
-                " gap_id limit 200").format(rep))
+                " gap_id limit %s").format(rep), (GAPS_SHOWN,))
+            data.gaps_total = (int(feed["open_gaps"]) if feed else 0)
             mart, column, _label = BREAKDOWNS[chosen_by]
             data.breakdown_rows = data.breakdown if chosen_by == "source" else _rows(
                 conn, sql.SQL("select *, {} as breakdown_value from {}.{} where week_start = %s"
@@ -206,13 +219,37 @@ def _load_private(conn, data: ReportData, priv: sql.Identifier, source: str) -> 
     source_filter = sql.SQL("") if source == "all" else sql.SQL(" where lead_source = %s")
     params: tuple = () if source == "all" else (source,)
     data.followups = _rows(conn, sql.SQL(
-        "select * from {}.rpt_followups{} order by followup_at desc, booking_id limit 100"
-    ).format(priv, source_filter), params)
-    # oldest first: what has waited longest comes first
-    data.review = _rows(conn, sql.SQL(
-        "select * from {}.review_queue order by since asc nulls last, review_item_id"
-        " limit 1000").format(priv))
-    data.named_gaps = [item for item in data.review if item["reason"] in GAP_TYPES]
+        "select * from {}.rpt_followups{} order by followup_at desc, booking_id limit %s"
+    ).format(priv, source_filter), (*params, FOLLOWUPS_SHOWN))
+    data.followups_total = conn.execute(sql.SQL("select count(*) as n from {}.rpt_followups{}")
+                                        .format(priv, source_filter), params).fetchone()["n"]
+    # the oldest items of each reason (what has waited longest comes first), and exact
+    # counts; with review_week_only, only the meetings whose slot is in the chosen week
+    week_only = data.review_week_only and data.week is not None
+    counts = _rows(conn, sql.SQL(
+        "select reason, sum(items) as items from {}.review_counts{} group by reason"
+    ).format(priv, sql.SQL(" where slot_week = %s") if week_only else sql.SQL("")),
+        (data.week,) if week_only else ())
+    data.review_counts = {r["reason"]: int(r["items"]) for r in counts}
+    # local midnights in the session's timezone, the report's (set in load_report)
+    slot_filter = sql.SQL(" and start_at >= cast(%s as date)"
+                          " and start_at < cast(%s as date) + 7" if week_only else "")
+    week_bounds: tuple = (data.week, data.week) if week_only else ()
+
+    def oldest(reason: str, in_week: bool) -> list[dict[str, Any]]:
+        # one indexed read per reason: (reason, since, review_item_id)
+        return _rows(conn, sql.SQL(
+            "select * from {}.review_queue where reason = %s{}"
+            " order by since asc nulls last, review_item_id limit %s").format(
+                priv, slot_filter if in_week else sql.SQL("")),
+            (reason, *(week_bounds if in_week else ()), REVIEW_ITEMS_SHOWN))
+
+    data.review = [item for reason in sorted(data.review_counts, key=_reason_rank)
+                   for item in oldest(reason, week_only)]
+    # the gaps section is about leads, whatever the review queue's week filter says
+    data.named_gaps = ([item for item in data.review if item["reason"] in GAP_TYPES]
+                       if not week_only else
+                       [item for reason in GAP_TYPES for item in oldest(reason, False)])
     try:
         data.host_names = {r["host_key"]: r["host_name"] for r in _rows(conn, sql.SQL(
             "select host_key, host_name from {}.hosts").format(priv))}
@@ -226,6 +263,45 @@ def _load_private(conn, data: ReportData, priv: sql.Identifier, source: str) -> 
     except psycopg.errors.UndefinedTable:
         conn.rollback()
         data.pending_confirmations = []
+
+
+REVIEW_CSV_COLUMNS = ["review_item_id", "reason", "since", "start_at", "contact_name",
+                      "contact_email", "lead_source", "lead_id", "booking_id", "outcome",
+                      "detail"]
+
+
+def review_queue_csv(dsn: str, *, reporting: str = "reporting",
+                     private: str = "reporting_private",
+                     week: date | None = None) -> Iterator[str]:
+    """The whole review queue as CSV, oldest first, streamed (a server-side cursor): the
+    page lists the oldest items of each reason, this is everything. Times are in the
+    report's timezone; ``week``: only the meetings whose slot starts in that week."""
+    with psycopg.connect(dsn, connect_timeout=5,
+                         options="-c statement_timeout=120000 -c jit=off") as conn:
+        zone = conn.execute(sql.SQL("select report_timezone from {}.feed_health").format(
+            sql.Identifier(reporting))).fetchone()
+        if zone and zone[0]:
+            conn.execute("select set_config('TimeZone', %s, false)", (zone[0],))
+        query = sql.SQL("select {} from {}.review_queue{} order by since asc nulls last,"
+                        " review_item_id").format(
+            sql.SQL(", ").join(sql.Identifier(c) for c in REVIEW_CSV_COLUMNS),
+            sql.Identifier(private),
+            sql.SQL(" where start_at >= cast(%s as date) and start_at < cast(%s as date) + 7")
+            if week else sql.SQL(""))
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(REVIEW_CSV_COLUMNS)
+        with conn.cursor(name="review_csv") as cur:
+            cur.itersize = 2000
+            cur.execute(query, (week, week) if week else ())
+            for row in cur:
+                writer.writerow(["" if v is None else v.isoformat()
+                                 if isinstance(v, datetime) else v for v in row])
+                if buffer.tell() > 64 * 1024:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+        yield buffer.getvalue()
 
 
 # ------------------------------------------------------------ what the page shows
@@ -280,23 +356,19 @@ def headline_cards(data: ReportData) -> list[dict[str, Any]]:
     ]
 
 
-def review_groups(data: ReportData, *, week_only: bool = False
-                  ) -> tuple[list[dict[str, Any]], list[tuple[str, list[dict[str, Any]]]]]:
-    """The review queue grouped by reason (a fixed order), each oldest first; with
-    ``week_only`` only the meetings whose slot is in the chosen week."""
+def _reason_rank(reason: str) -> int:
     from report.wording import REASON_LABELS
 
-    items = data.review
-    if week_only and data.week:
-        end = data.week + timedelta(days=7)
-        items = [i for i in items if i["start_at"] and data.week <= i["start_at"].date() < end]
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for item in items:
-        groups.setdefault(item["reason"], []).append(item)
     order = list(REASON_LABELS)
-    ranked = sorted(groups.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order
-                    else len(order))
-    return items, ranked
+    return order.index(reason) if reason in order else len(order)
+
+
+def review_groups(data: ReportData) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The review items loaded, grouped by reason (a fixed order), each oldest first."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for item in data.review:
+        groups.setdefault(item["reason"], []).append(item)
+    return sorted(groups.items(), key=lambda kv: _reason_rank(kv[0]))
 
 
 # ------------------------------------------------------------ formatting helpers

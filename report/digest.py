@@ -103,7 +103,7 @@ def build(data: ReportData, *, public_url: str | None, slack_names: bool = False
         if not trusted else "Cal.com feed healthy: the numbers below can be trusted.")
     followups = data.followups
     named = [f for f in followups[:FOLLOWUPS_NAMED]]
-    review = len(data.review)
+    review = data.review_total
     reading = reminder_reading(data.reminder) if data.reminder else ""
     recovered = recovery_line(feed) or ""
     link = public_url.rstrip("/") + f"/report?week={week}" if public_url else None
@@ -129,7 +129,7 @@ def build(data: ReportData, *, public_url: str | None, slack_names: bool = False
     lines += ["", leads_line, meetings]
     if recovered:
         lines += [recovered]
-    follow_phrase = plural(len(followups), "recent no-show or cancellation",
+    follow_phrase = plural(data.followups_total, "recent no-show or cancellation",
                            "recent no-shows and cancellations")
     lines += ["", f"Follow up: {follow_phrase}."]
     for f in named:
@@ -137,8 +137,8 @@ def build(data: ReportData, *, public_url: str | None, slack_names: bool = False
         lines.append(f"  - {f['contact_name'] or '?'} <{f['contact_email'] or '?'}>: "
                      f"{outcome_label(f['outcome'])}, {when}"
                      + (", booked again" if f["has_rebooked"] else ""))
-    if len(followups) > len(named):
-        lines.append(f"  … and {len(followups) - len(named)} more on the page.")
+    if data.followups_total > len(named):
+        lines.append(f"  … and {data.followups_total - len(named):,} more on the page.")
     lines += [f"Needs your review: {plural(review, 'item')}."]
     if reading:
         lines += ["", f"Reminders: {reading}"]
@@ -152,7 +152,7 @@ def build(data: ReportData, *, public_url: str | None, slack_names: bool = False
         subject=subject, title=title, scope=scope, trusted=trusted, status_line=status_line,
         cards=cards, leads_line=leads_line, meetings_line=meetings, recovered=recovered,
         cid=cid[1:-1], follow_phrase=follow_phrase, named=named,
-        more=len(followups) - len(named), review_phrase=plural(review, "item"),
+        more=data.followups_total - len(named), review_phrase=plural(review, "item"),
         reading=reading, link=link, outcome_label=outcome_label)
 
     # ---- Slack (Block Kit; names only with slack_names)

@@ -58,8 +58,10 @@ def as_dict(data: ReportData) -> dict[str, Any]:
         "sources": data.breakdown,
         "reminder_effect": data.reminder,
         "followups": data.followups,
+        "followups_total": data.followups_total,
         "review_counts": data.review_counts,
-        "reconciliation_gaps": len(data.gaps),
+        "review_total": data.review_total,
+        "reconciliation_gaps": data.gaps_total,
     }
 
 
@@ -182,19 +184,19 @@ def as_text(data: ReportData) -> str:
         add("")
         add("Reminders: " + reminder_reading(data.reminder))
     add("")
-    add(f"Follow up ({len(data.followups)} recent no-shows and cancellations)")
+    add(f"Follow up ({data.followups_total:,} recent no-shows and cancellations)")
     for f in data.followups[:15]:
         slot = f["start_at"].strftime("%a %Y-%m-%d %H:%M") if f["start_at"] else "—"
         rebooked = "rebooked" if f["has_rebooked"] else "not rebooked"
         reason = f" — {f['reason']}" if f.get("reason") else ""
         add(f"  {f['outcome']:9} {f['contact_name'] or '?'} <{f['contact_email'] or '?'}> "
             f"[{f['lead_source']}] slot {slot}, {rebooked}{reason}")
-    if len(data.followups) > 15:
-        add(f"  … and {len(data.followups) - 15} more (see the page or --format json)")
+    if data.followups_total > 15:
+        add(f"  … and {data.followups_total - 15:,} more (see the page or --format json)")
     counts = data.review_counts
     add("")
-    add(f"Review queue: {len(data.review)} items"
+    add(f"Review queue: {data.review_total} items"
         + (" (" + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items()))
            + ")" if counts else ""))
-    add(f"Reconciliation gaps: {len(data.gaps)}")
+    add(f"Reconciliation gaps: {data.gaps_total}")
     return "\n".join(lines) + "\n"

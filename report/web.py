@@ -48,6 +48,7 @@ def _load() -> reportdata.ReportData:
         return reportdata.load_report(
             _dsn(), week=request.args.get("week") or None,
             source=request.args.get("source") or None, by=request.args.get("by") or None,
+            review_week_only=request.args.get("review") == "week",
             reporting=current_app.config.get("REPORTING_SCHEMA", "reporting"),
             private=current_app.config.get("REPORTING_PRIVATE_SCHEMA", "reporting_private"))
     except reportdata.MartsNotBuilt:
@@ -126,14 +127,15 @@ def index():
 def page():
     data = _load()
     chart = trend_svg(data.trend, hide_no_show=data.fallback) if data.trend else ""
-    review_week = request.args.get("review") == "week"
-    review_items, groups = reportdata.review_groups(data, week_only=review_week)
+    review_week = data.review_week_only
+    groups = reportdata.review_groups(data)
     confirmed = request.args.get("confirmed")
     confirmed_item = next((p for p in data.pending_confirmations
                            if p["booking_id"] == confirmed), None) if confirmed else None
     return render_template(
         "report.html", d=data, chart=chart, cards=reportdata.headline_cards(data),
-        review_items=review_items, review_groups=groups, review_week=review_week,
+        review_groups=groups, review_week=review_week,
+        review_shown=reportdata.REVIEW_ITEMS_SHOWN,
         confirmed_item=confirmed_item, breakdown_label=reportdata.BREAKDOWNS[
             data.breakdown_by][2], terms=wording.TERMS, advice=wording.ADVICE,
         plural=wording.plural, percent=wording.percent, hours=wording.hours,
@@ -169,6 +171,38 @@ def page_csv():
     data = _load()
     name = safe_filename(f"booking-report-{data.iso_week or 'empty'}-{data.source}") + ".csv"
     return Response(as_csv(data), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/review.csv")
+@login_required
+def review_csv():
+    """The whole review queue (the page lists the oldest items of each reason)."""
+    week = None
+    if request.args.get("week"):
+        try:
+            week = reportdata.parse_week(request.args["week"])
+        except reportdata.ReportError as exc:
+            abort(400, description=str(exc))
+    private = current_app.config.get("REPORTING_PRIVATE_SCHEMA", "reporting_private")
+    if not private:
+        abort(404, description="this page does not show private data")
+    rows = reportdata.review_queue_csv(
+        _dsn(), reporting=current_app.config.get("REPORTING_SCHEMA", "reporting"),
+        private=private, week=week)
+    try:
+        first = next(rows)  # connection and query errors surface before the headers
+    except psycopg.errors.UndefinedTable:
+        abort(404, description="the marts are not built yet: run `booking-report refresh`")
+    except psycopg.OperationalError:
+        abort(503, description="The report's database cannot be reached right now.")
+
+    def chunks():
+        yield first
+        yield from rows
+
+    name = "review-queue" + (f"-{reportdata.iso_week_label(week)}" if week else "") + ".csv"
+    return Response(chunks(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 

@@ -14,6 +14,7 @@
 -- depends_on: {{ ref('feed_health') }}
 -- depends_on: {{ ref('feed_problems') }}
 -- depends_on: {{ ref('review_queue') }}
+-- depends_on: {{ ref('review_counts') }}
 -- depends_on: {{ ref('rpt_followups') }}
 -- depends_on: {{ ref('hosts') }}
 

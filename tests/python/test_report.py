@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -359,3 +361,84 @@ def test_the_page_reads_the_schemas_it_is_configured_with(known_db, tmp_path):
     with LiveServer(app_for(known_db, tmp_path, REPORTING_SCHEMA="bi_marts")) as live:
         page = Client(live.url).request("/report")
     assert page.status == 200 and 'id="empty-state"' in page.text  # no marts in bi_marts
+
+
+# ------------------------------------------------------------------ long lists
+
+
+def test_totals_are_exact_when_the_lists_are_cut(known_db, tmp_path, monkeypatch):
+    """The page lists only the oldest few items of each review reason (and the latest
+    follow-ups, the first gaps); every count it, the terminal and the JSON show is still
+    the whole table's, and the CSV download holds the whole queue."""
+    from report import data as reportdata
+
+    monkeypatch.setattr(reportdata, "REVIEW_ITEMS_SHOWN", 3)
+    monkeypatch.setattr(reportdata, "FOLLOWUPS_SHOWN", 2)
+    monkeypatch.setattr(reportdata, "GAPS_SHOWN", 2)
+    by_reason = dict(fetchall(known_db, "select reason, count(*) from"
+                                        " reporting_private.review_queue group by reason"))
+    total = sum(by_reason.values())
+    followups = fetchall(known_db, "select count(*) from reporting_private.rpt_followups")[0][0]
+    gaps = fetchall(known_db, "select count(*) from reporting.reconciliation_gaps")[0][0]
+    # the scenario is big enough for every cut to bite
+    assert max(by_reason.values()) > 3 and followups > 2 and gaps > 2
+
+    data = reportdata.load_report(known_db, week=WEEK)
+    assert data.review_counts == by_reason and data.review_total == total
+    assert data.followups_total == followups and len(data.followups) == 2
+    assert data.gaps_total == gaps and len(data.gaps) == 2
+    for reason, count in by_reason.items():
+        listed = [i for i in data.review if i["reason"] == reason]
+        assert len(listed) == min(3, count)
+        # the oldest of that reason, in order
+        oldest = fetchall(known_db, "select review_item_id from reporting_private.review_queue"
+                                    " where reason = %s order by since asc nulls last,"
+                                    " review_item_id limit 3", (reason,))
+        assert [i["review_item_id"] for i in listed] == [r[0] for r in oldest]
+
+    from report.terminal import as_dict, render
+    doc = as_dict(data)
+    assert doc["review_total"] == total and doc["reconciliation_gaps"] == gaps
+    assert doc["followups_total"] == followups
+    text = render(data, "text")
+    assert f"Review queue: {total} items" in text
+    assert f"Follow up ({followups:,} recent no-shows and cancellations)" in text
+    assert f"Reconciliation gaps: {gaps}" in text
+
+    with LiveServer(app_for(known_db, tmp_path)) as live:
+        client = Client(live.url)
+        page = client.request(f"/report?week={WEEK}")
+        week_page = client.request(f"/report?week={WEEK}&review=week")
+        whole = client.request("/review.csv")
+        week_csv = client.request(f"/review.csv?week={WEEK}")
+        bad_week = client.request("/review.csv?week=W47")
+    assert page.status == 200
+    assert f"Needs your review <span class=\"muted\">({total:,} items)" in page.text
+    for reason, count in by_reason.items():
+        assert re.search(rf'<h3 data-reason="{reason}">[^<]*<span class="muted">'
+                         rf'\({count:,}\)</span>', page.text), reason
+        if count > 3:
+            assert (f"The oldest 3 of {count:,} are listed here" in page.text), reason
+    assert f"({followups:,} recent no-shows and cancellations; the latest 2 below)" in page.text
+    assert f"({gaps:,} leads; the first" in page.text
+
+    # the week filter: counts and lists for the week's slots only
+    with psycopg.connect(known_db) as conn:
+        zone = conn.execute("select report_timezone from reporting.feed_health").fetchone()[0]
+        conn.execute("select set_config('TimeZone', %s, false)", (zone,))
+        week_counts = dict(conn.execute(
+            "select reason, count(*) from reporting_private.review_queue"
+            " where start_at >= cast(%s as date) and start_at < cast(%s as date) + 7"
+            " group by reason", ("2026-11-16", "2026-11-16")).fetchall())
+    assert week_counts and sum(week_counts.values()) < total
+    assert (f"Needs your review <span class=\"muted\">({sum(week_counts.values()):,} items)"
+            in week_page.text)
+
+    rows = list(csv.DictReader(io.StringIO(whole.text)))
+    assert whole.status == 200 and whole.headers["Content-Type"].startswith("text/csv")
+    assert len(rows) == total
+    assert {r["review_item_id"] for r in rows} == {r[0] for r in fetchall(
+        known_db, "select review_item_id from reporting_private.review_queue")}
+    week_rows = list(csv.DictReader(io.StringIO(week_csv.text)))
+    assert len(week_rows) == sum(week_counts.values())
+    assert bad_week.status == 400 and "ISO week like" in bad_week.text
