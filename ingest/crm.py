@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
 from psycopg import sql
+
+log = logging.getLogger("booking_report.crm")
 
 REQUIRED = ("lead_id", "created_at")
 OPTIONAL = ("email", "name", "source", "status", "booking_status", "booking_uid",
@@ -291,7 +294,20 @@ def load_snapshot(conn: psycopg.Connection, source: CrmSource, *, mapping: dict[
         lines = [line for line, rec in source.records()
                  if _clean(rec.get(header_for["lead_id"] or "")) == lead_id]
         raise _duplicate(source.where, lead_id, lines) from None
+    refresh_statistics(conn)
     return LoadResult(snap_id, snap_at, count), unused
+
+
+def refresh_statistics(conn: psycopg.Connection) -> None:
+    """ANALYZE the snapshot tables after a load: the refresh reads one snapshot by its
+    key, and on stale estimates (autovacuum off, or not yet run) Postgres would scan
+    every snapshot ever loaded instead. Best effort: a role that does not own the
+    tables gets a warning from Postgres, not an error, and the load stands."""
+    try:
+        with conn.transaction():
+            conn.execute("analyze raw.crm_snapshots, raw.crm_lead_snapshots")
+    except psycopg.Error as exc:
+        log.warning("could not analyze the CRM snapshot tables: %s", exc)
 
 
 _COPY_COLUMNS = ["snapshot_id", "snapshot_at", "lead_id", "row",

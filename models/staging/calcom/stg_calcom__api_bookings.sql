@@ -16,9 +16,7 @@ source as (
 
     select * from {{ source('calcom', 'calcom_api_bookings') }} as raw_snapshots
     {% if is_incremental() %}
-    where not exists (
-        select 1 from {{ this }} as staged where staged.snapshot_id = raw_snapshots.snapshot_id
-    )
+    where {{ not_staged_yet('raw_snapshots', source('calcom', 'calcom_api_bookings'), 'snapshot_id') }}
     {% endif %}
 
 ),

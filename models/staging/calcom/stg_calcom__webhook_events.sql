@@ -20,9 +20,7 @@ source as (
 
     select * from {{ source('calcom', 'calcom_webhook_events') }} as raw_events
     {% if is_incremental() %}
-    where not exists (
-        select 1 from {{ this }} as staged where staged.event_id = raw_events.event_id
-    )
+    where {{ not_staged_yet('raw_events', source('calcom', 'calcom_webhook_events'), 'event_id') }}
     {% endif %}
 
 ),

@@ -58,9 +58,10 @@ rebuilt_leads as (
 
 ),
 
-new_rows as (
+new_rows as not materialized (
 
-    -- rows of the new snapshots (in order) for the leads not rebuilt
+    -- rows of the new snapshots (in order) for the leads not rebuilt; read twice below,
+    -- never copied whole: a daily export of a million leads is a million rows
     select rows.*
     from {{ ref('stg_crm__lead_snapshots') }} as rows
     inner join new_snapshots on new_snapshots.snapshot_id = rows.snapshot_id
@@ -69,35 +70,34 @@ new_rows as (
 
 ),
 
-unchanged_leads as (
+changed_leads as (
 
-    -- every new row says what the current row says: nothing to do (a daily export of a
-    -- million leads is mostly this)
-    select new_rows.lead_id
+    -- a lead with a new row that says something its current row does not (or with no
+    -- current row yet); every other lead is left alone (a daily export of a million
+    -- leads is mostly those)
+    select distinct new_rows.lead_id
     from new_rows
-    inner join {{ this }} as current_rows on current_rows.lead_id = new_rows.lead_id
-    group by new_rows.lead_id
-    having bool_and(
-        (new_rows.crm_booking_uid, new_rows.lead_email, new_rows.lead_name,
-         new_rows.lead_source, new_rows.crm_lead_status_raw, new_rows.crm_booking_status_raw,
-         new_rows.lead_created_at, new_rows.crm_booked_at, new_rows.invited_at,
-         new_rows.reminder_sent_at, new_rows.crm_updated_at)
-        is not distinct from
-        (current_rows.crm_booking_uid, current_rows.lead_email, current_rows.lead_name,
-         current_rows.lead_source, current_rows.crm_lead_status_raw,
-         current_rows.crm_booking_status_raw, current_rows.lead_created_at,
-         current_rows.crm_booked_at, current_rows.invited_at,
-         current_rows.reminder_sent_at, current_rows.crm_updated_at))
+    left join {{ this }} as current_rows on current_rows.lead_id = new_rows.lead_id
+    where current_rows.lead_id is null
+       or (new_rows.crm_booking_uid, new_rows.lead_email, new_rows.lead_name,
+           new_rows.lead_source, new_rows.crm_lead_status_raw, new_rows.crm_booking_status_raw,
+           new_rows.lead_created_at, new_rows.crm_booked_at, new_rows.invited_at,
+           new_rows.reminder_sent_at, new_rows.crm_updated_at)
+          is distinct from
+          (current_rows.crm_booking_uid, current_rows.lead_email, current_rows.lead_name,
+           current_rows.lead_source, current_rows.crm_lead_status_raw,
+           current_rows.crm_booking_status_raw, current_rows.lead_created_at,
+           current_rows.crm_booked_at, current_rows.invited_at,
+           current_rows.reminder_sent_at, current_rows.crm_updated_at)
 
 ),
 
 snapshots as (
 
-    -- the new rows of the leads that changed, and every row of the rebuilt leads
+    -- all the new rows of the leads that changed, and every row of the rebuilt leads
     select new_rows.*
     from new_rows
-    where not exists (
-        select 1 from unchanged_leads where unchanged_leads.lead_id = new_rows.lead_id)
+    where new_rows.lead_id in (select lead_id from changed_leads)
 
     union all
 
