@@ -18,7 +18,7 @@
 
 with recursive
 
-uids as (
+uids as not materialized (
 
     select * from {{ ref('int_booking_uids') }}
     {% if is_incremental() %}

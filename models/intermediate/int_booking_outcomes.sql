@@ -17,7 +17,7 @@
 
 with
 
-chains as (
+chains as not materialized (
 
     select * from {{ ref('int_booking_chains') }}
     {% if is_incremental() %}
@@ -45,7 +45,7 @@ leads as (
 
 ),
 
-usable_events as (
+usable_events as not materialized (
 
     select * from {{ ref('int_webhook_events_checked') }}
     where feed_problem is null

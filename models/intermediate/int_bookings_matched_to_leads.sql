@@ -15,7 +15,7 @@
 
 with
 
-chains as (
+chains as not materialized (
 
     select * from {{ ref('int_booking_chains') }}
     {% if is_incremental() %}

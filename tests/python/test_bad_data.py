@@ -194,3 +194,94 @@ def test_the_page_and_the_terminal_show_the_problem_count(poisoned, tmp_path):
     with psycopg.connect(dsn) as conn:  # the raw bodies are all still there
         assert conn.execute("select count(*) from raw.calcom_webhook_events"
                             " where body_sha256 is not null").fetchone()[0] > total
+
+
+# ------------------------------------------------------------------ the timestamp check
+
+
+def _reference_epoch(text: str) -> float | None:
+    """What safe_timestamptz must return (as a Unix time), written independently: the
+    ISO-8601 shape, then each field's range by value; None for anything else."""
+    import re as _re
+    from datetime import date
+
+    shape = _re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::(\d\d)(\.\d{1,9})?)?"
+                        r"(Z|[+-]\d\d(?::?\d\d)?)", _re.ASCII)
+    match = shape.fullmatch(text.strip(" "))
+    if not match:
+        return None
+    year, month, day, hour, minute = (int(g) for g in match.groups()[:5])
+    second = int(match.group(6) or 0)
+    if not (year >= 1 and hour <= 23 and minute <= 59 and second <= 59):
+        return None
+    try:
+        days = date(year, month, day).toordinal() - date(1970, 1, 1).toordinal()
+    except ValueError:
+        return None
+    offset = 0
+    zone = match.group(8)
+    if zone != "Z":
+        off_hours, off_minutes = int(zone[1:3]), int(zone[-2:]) if len(zone) > 3 else 0
+        if off_hours > 15 or off_minutes > 59:
+            return None
+        offset = (1 if zone[0] == "+" else -1) * (off_hours * 3600 + off_minutes * 60)
+    fraction = float(match.group(7) or 0)
+    return days * 86400 + hour * 3600 + minute * 60 + second + fraction - offset
+
+
+def _candidates(seed: int, n: int) -> list[str]:
+    import random
+
+    rng = random.Random(seed)
+
+    def two(lo: int, hi: int) -> str:
+        return f"{rng.randint(lo, hi):02d}"
+
+    out = {"", " ", "garbage", "2026-02-29T10:00:00Z", "2024-02-29T10:00:00Z",
+           "2000-02-29T10:00Z", "1900-02-29T10:00Z", "2026-04-31T00:00Z",
+           "2026-13-01T10:00:00Z", "0000-01-01T10:00:00Z", "2026-11-20T10:00:00+25:00",
+           "2026-11-20T25:00:00Z", "2026-02-30T10:00:00Z", "2026-11-20T10:00:00.123456789Z",
+           "0001-01-01T00:00:00+15:59", "9999-12-31T23:59:59-15:59", "２０２６-11-20T10:00Z"}
+    while len(out) < n:
+        stamp = (f"{rng.choice(['0000', '0001', '1900', '2000', '2024', '2026', '9999', f'{rng.randint(0, 9999):04d}'])}"
+                 f"-{rng.choice(['00', '01', '02', '04', '09', '11', '12', '13', two(0, 19)])}"
+                 f"-{rng.choice(['00', '01', '28', '29', '30', '31', '32', two(0, 39)])}"
+                 f"{rng.choice(['T', ' ', 't'])}{rng.choice(['00', '23', '24', two(0, 29)])}"
+                 f":{rng.choice(['00', '59', '60', two(0, 69)])}"
+                 f"{rng.choice(['', ':00', ':59', ':60', ':5', f':{two(0, 69)}', f':{two(0, 59)}.{rng.randint(0, 999999)}', ':00.'])}"
+                 f"{rng.choice(['Z', 'z', '', '+00:00', '-05:00', '+15:59', '+16:00', '+05:60', '+0530', '+05', '+5', f'+{two(0, 19)}:{two(0, 69)}'])}")
+        if rng.random() < 0.05:
+            stamp = f" {stamp} "
+        if rng.random() < 0.05:
+            stamp = stamp[:rng.randint(0, len(stamp))]
+        out.add(stamp)
+    return sorted(out)
+
+
+def test_the_timestamp_check_agrees_with_an_independent_reference(poisoned):
+    """safe_timestamptz (macros/time.sql), compiled by dbt and run in Postgres, on
+    thousands of generated near-misses and valid stamps: null exactly where the
+    reference says the text is not a real instant, else the same instant; never an
+    error."""
+    from booking_report.transform import run_dbt
+
+    result = run_dbt(poisoned["dsn"], ["compile", "--inline",
+                                       "select {{ safe_timestamptz('candidate') }} as parsed"],
+                     target_dir=poisoned["target"])
+    assert result.success, result.exception
+    parsed_sql = result.result.results[0].node.compiled_code.replace("%", "%%")
+    candidates = _candidates(seed=20261126, n=20000)
+    query = ("select candidate, extract(epoch from parsed) from unnest(%s::text[])"
+             f" as input (candidate) cross join lateral ({parsed_sql}) as checked")
+    with psycopg.connect(poisoned["dsn"]) as conn:
+        rows = conn.execute(query, (candidates,)).fetchall()
+    assert len(rows) == len(candidates)
+    valid = 0
+    for candidate, epoch in rows:
+        expected = _reference_epoch(candidate)
+        if expected is None:
+            assert epoch is None, candidate
+        else:
+            valid += 1
+            assert epoch is not None and abs(float(epoch) - expected) < 1e-6, candidate
+    assert valid > 500  # the generator reaches both sides

@@ -44,7 +44,7 @@ leads as (
 
 ),
 
-bookings as (
+bookings as not materialized (
 
     select * from {{ ref('fct_bookings') }}
     {% if is_incremental() %}

@@ -4,7 +4,7 @@
     the page. -#}
 with
 
-events as (
+events as not materialized (
 
     select * from {{ ref('int_webhook_events_checked') }}
 

@@ -4,7 +4,7 @@
     Each gap type is judged on its own. -#}
 with
 
-leads as (
+leads as not materialized (
 
     select * from {{ ref('dim_leads') }}
 

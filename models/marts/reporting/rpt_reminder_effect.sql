@@ -4,7 +4,7 @@
     comparison, shown for contrast. Only resolved meetings (completed or no-show). -#}
 with
 
-bookings as (
+bookings as not materialized (
 
     select * from {{ ref('fct_bookings') }}
     where outcome in ('completed', 'no_show')

@@ -11,7 +11,7 @@ leads as (
 
 ),
 
-bookings as (
+bookings as not materialized (
 
     select * from {{ ref('fct_bookings') }}
 

@@ -4,7 +4,7 @@
     the queue at the next refresh. -#}
 with
 
-bookings as (
+bookings as not materialized (
 
     select * from {{ ref('fct_bookings') }}
 

@@ -3,13 +3,13 @@
     contact details and whether the lead has booked again since. -#}
 with
 
-bookings as (
+bookings as not materialized (
 
     select * from {{ ref('fct_bookings') }}
 
 ),
 
-chains as (
+chains as not materialized (
 
     select * from {{ ref('int_booking_chains') }}
 

@@ -23,7 +23,7 @@
 
 with
 
-status_map as (
+status_map as not materialized (
 
     select * from {{ ref('crm_status_map') }}
 
@@ -109,7 +109,7 @@ snapshots as (
 
 {% else %}
 
-snapshots as (
+snapshots as not materialized (
 
     select * from {{ ref('stg_crm__lead_snapshots') }}
 
