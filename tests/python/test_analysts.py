@@ -171,10 +171,12 @@ def test_docs_are_served_on_localhost_with_the_descriptions(known_db, tmp_path):
 
 
 def test_marts_are_analyzed_and_the_page_sorts_have_indexes(known_db):
-    """Tables dbt builds are never analyzed by themselves; the page's queries then plan
-    on wild estimates. Every mart table gets fresh statistics after it is built."""
+    """Tables dbt builds are never analyzed by themselves (and this server runs with
+    autovacuum off); the next model's and the page's queries then plan on wild
+    estimates. Every table a first build creates, in every layer, has statistics."""
     never = fetchall(known_db, "select schemaname, relname from pg_stat_user_tables"
-                               " where schemaname in ('reporting', 'reporting_private')"
+                               " where schemaname in ('reporting', 'reporting_private',"
+                               "   'booking_staging', 'booking_intermediate')"
                                " and last_analyze is null and last_autoanalyze is null")
     assert never == []
     indexed = {(t, d.split("(")[-1].rstrip(")")) for t, d in fetchall(
@@ -184,3 +186,29 @@ def test_marts_are_analyzed_and_the_page_sorts_have_indexes(known_db):
                            ("reconciliation_gaps", "detected_at"),
                            ("rpt_weekly_status", "week_start, lead_source")]:
         assert (table, columns) in indexed, (table, columns, indexed)
+
+
+def test_not_null_constraints_are_in_the_marts_ddl(known_db, target_dir):
+    """The contracted marts declare not_null as constraints instead of data tests: the
+    tables themselves refuse a null, so a bad build fails before it replaces a mart."""
+    manifest = json.loads((target_dir / "target" / "manifest.json").read_text())
+    declared = {(node["schema"], node["alias"], name)
+                for node in manifest["nodes"].values()
+                if node["resource_type"] == "model" and node["schema"] in MART_SCHEMAS
+                for name, column in node["columns"].items()
+                if any(c["type"] == "not_null" for c in column.get("constraints", []))}
+    assert len(declared) >= 57
+    nullable = {row for row in fetchall(
+        known_db, "select table_schema, table_name, column_name"
+                  " from information_schema.columns"
+                  " where table_schema = any(%s) and is_nullable = 'YES'",
+        (list(MART_SCHEMAS),))}
+    assert declared & nullable == set()
+    tests = [node for node in manifest["nodes"].values()
+             if node["resource_type"] == "test"
+             and (node.get("test_metadata") or {}).get("name") == "not_null"
+             and node.get("attached_node") in {
+                 uid for uid, model in manifest["nodes"].items()
+                 if model["resource_type"] == "model"
+                 and model["config"].get("contract", {}).get("enforced")}]
+    assert tests == []
