@@ -82,6 +82,15 @@ def page_latency(env: dict[str, str]) -> dict[str, float]:
             "/report.json p50 (ms)": api[0], "/report.json p95 (ms)": api[1]}
 
 
+def slowest_nodes(data_dir: str, n: int = 6) -> list[tuple[str, float]]:
+    """The dbt nodes of the last build that took longest (dbt's own run_results.json):
+    where a refresh's time went."""
+    results = json.loads((Path(data_dir) / "dbt" / "target" / "run_results.json").read_text())
+    nodes = sorted(((r["unique_id"].split(".")[-1], r["execution_time"])
+                    for r in results["results"]), key=lambda item: -item[1])
+    return [(name, round(secs, 2)) for name, secs in nodes[:n]]
+
+
 def one_size(leads: int, cache: Path, keep: bool) -> dict[str, float]:
     data = ensure(leads, cache)
     meta = json.loads((data / "meta.json").read_text())
@@ -102,12 +111,15 @@ def one_size(leads: int, cache: Path, keep: bool) -> dict[str, float]:
         secs, _, _ = run_cli(["refresh", "--no-sync", "--full-refresh",
                               "--as-of", meta["history_as_of"]], env)
         figures["full build (s)"] = secs
+        slowest = {"full build": slowest_nodes(env["BOOKING_REPORT_DATA_DIR"])}
         run_cli(["import-events", str(data / "day.jsonl")], env)
         secs, peak, _ = run_cli(["load-crm", str(data / "crm.csv")], env)
         figures["load-crm (s)"] = max(figures["load-crm (s)"], secs)
         figures["load-crm peak (MB)"] = max(figures["load-crm peak (MB)"], peak)
         secs, _, _ = run_cli(["refresh", "--no-sync", "--as-of", meta["as_of"]], env)
         figures["1-day refresh (s)"] = secs
+        slowest["1-day refresh"] = slowest_nodes(env["BOOKING_REPORT_DATA_DIR"])
+        figures["slowest dbt nodes"] = slowest
         figures.update(page_latency(env))
     finally:
         if not keep:
@@ -133,12 +145,15 @@ def main() -> None:
         print(f"\n== {n:,} leads, {int(figures['raw events']):,} raw events "
               f"({int(figures['1-day events']):,} in the last day)")
         for key, value in figures.items():
-            if key in ("leads", "raw events", "1-day events"):
+            if key in ("leads", "raw events", "1-day events", "slowest dbt nodes"):
                 continue
             target = TARGETS.get(key)
             verdict = "" if target is None else (
                 f"  target <= {target}: {'met' if value <= target else 'MISSED'}")
             print(f"  {key:<24} {value:>9.1f}{verdict}")
+        for build, nodes in figures.get("slowest dbt nodes", {}).items():
+            print(f"  slowest in the {build}: "
+                  + ", ".join(f"{name} {secs:.1f} s" for name, secs in nodes))
         sys.stdout.flush()
     by_size = {int(r["leads"]): r for r in results}
     if 100_000 in by_size and 1_000_000 in by_size:
