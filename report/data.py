@@ -270,6 +270,19 @@ REVIEW_CSV_COLUMNS = ["review_item_id", "reason", "since", "start_at", "contact_
                       "detail"]
 
 
+def _csv_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: names and emails come from booking forms,
+    and a cell starting with = + - @ (or a tab or carriage return) would be run as a
+    formula, so it gets a leading apostrophe (OWASP's CSV-injection advice)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def review_queue_csv(dsn: str, *, reporting: str = "reporting",
                      private: str = "reporting_private",
                      week: date | None = None) -> Iterator[str]:
@@ -295,8 +308,7 @@ def review_queue_csv(dsn: str, *, reporting: str = "reporting",
             cur.itersize = 2000
             cur.execute(query, (week, week) if week else ())
             for row in cur:
-                writer.writerow(["" if v is None else v.isoformat()
-                                 if isinstance(v, datetime) else v for v in row])
+                writer.writerow([_csv_cell(v) for v in row])
                 if buffer.tell() > 64 * 1024:
                     yield buffer.getvalue()
                     buffer.seek(0)

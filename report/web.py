@@ -135,7 +135,6 @@ def page():
     return render_template(
         "report.html", d=data, chart=chart, cards=reportdata.headline_cards(data),
         review_groups=groups, review_week=review_week,
-        review_shown=reportdata.REVIEW_ITEMS_SHOWN,
         confirmed_item=confirmed_item, breakdown_label=reportdata.BREAKDOWNS[
             data.breakdown_by][2], terms=wording.TERMS, advice=wording.ADVICE,
         plural=wording.plural, percent=wording.percent, hours=wording.hours,

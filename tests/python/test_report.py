@@ -442,3 +442,25 @@ def test_totals_are_exact_when_the_lists_are_cut(known_db, tmp_path, monkeypatch
     week_rows = list(csv.DictReader(io.StringIO(week_csv.text)))
     assert len(week_rows) == sum(week_counts.values())
     assert bad_week.status == 400 and "ISO week like" in bad_week.text
+
+
+def test_review_download_neutralizes_spreadsheet_formulas(known_db, tmp_path):
+    """Names come from public booking forms: a name that starts like a formula is
+    written as text (a leading apostrophe), never as a formula a spreadsheet would run."""
+    formula = '=HYPERLINK("http://attacker.example","click")'
+    with psycopg.connect(known_db) as conn:
+        item, name = conn.execute("select review_item_id, contact_name"
+                                  " from reporting_private.review_queue"
+                                  " order by review_item_id limit 1").fetchone()
+        conn.execute("update reporting_private.review_queue set contact_name = %s"
+                     " where review_item_id = %s", (formula, item))
+    try:
+        with LiveServer(app_for(known_db, tmp_path)) as live:
+            whole = Client(live.url).request("/review.csv")
+    finally:
+        with psycopg.connect(known_db) as conn:
+            conn.execute("update reporting_private.review_queue set contact_name = %s"
+                         " where review_item_id = %s", (name, item))
+    row = next(r for r in csv.DictReader(io.StringIO(whole.text))
+               if r["review_item_id"] == item)
+    assert row["contact_name"] == "'" + formula
