@@ -182,7 +182,8 @@ def test_marts_are_analyzed_and_the_page_sorts_have_indexes(known_db):
     indexed = {(t, d.split("(")[-1].rstrip(")")) for t, d in fetchall(
         known_db, "select tablename, indexdef from pg_indexes"
                   " where schemaname in ('reporting', 'reporting_private')")}
-    for table, columns in [("review_queue", "since"), ("rpt_followups", "followup_at"),
+    for table, columns in [("review_queue", "reason, since, review_item_id"),
+                           ("rpt_followups", "followup_at"),
                            ("reconciliation_gaps", "detected_at"),
                            ("rpt_weekly_status", "week_start, lead_source")]:
         assert (table, columns) in indexed, (table, columns, indexed)

@@ -1,4 +1,4 @@
-{{ config(indexes=[{'columns': ['review_item_id'], 'unique': true}, {'columns': ['reason', 'since', 'review_item_id']}, {'columns': ['since']}]) }}
+{{ config(indexes=[{'columns': ['review_item_id'], 'unique': true}, {'columns': ['reason', 'since', 'review_item_id']}]) }}
 {#- Everything that needs an owner: past slots with no outcome evidence, slots that
     cannot be real, CRM-vs-Cal.com gaps, and bookings that match no lead. An owner's confirmation removes a slot from
     the queue at the next refresh. -#}
