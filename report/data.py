@@ -226,15 +226,23 @@ def _load_private(conn, data: ReportData, priv: sql.Identifier, source: str) -> 
     # the oldest items of each reason (what has waited longest comes first), and exact
     # counts; with review_week_only, only the meetings whose slot is in the chosen week
     week_only = data.review_week_only and data.week is not None
-    counts = _rows(conn, sql.SQL(
-        "select reason, sum(items) as items from {}.review_counts{} group by reason"
-    ).format(priv, sql.SQL(" where slot_week = %s") if week_only else sql.SQL("")),
-        (data.week,) if week_only else ())
-    data.review_counts = {r["reason"]: int(r["items"]) for r in counts}
     # local midnights in the session's timezone, the report's (set in load_report)
     slot_filter = sql.SQL(" and start_at >= cast(%s as date)"
                           " and start_at < cast(%s as date) + 7" if week_only else "")
     week_bounds: tuple = (data.week, data.week) if week_only else ()
+    try:
+        with conn.transaction():  # a savepoint: the fallback below runs in the same session
+            counts = _rows(conn, sql.SQL(
+                "select reason, sum(items) as items from {}.review_counts{} group by reason"
+            ).format(priv, sql.SQL(" where slot_week = %s") if week_only else sql.SQL("")),
+                (data.week,) if week_only else ())
+    except psycopg.errors.UndefinedTable:
+        # marts built before review_counts existed (until the next refresh): count the
+        # queue itself, slower but just as exact
+        counts = _rows(conn, sql.SQL(
+            "select reason, count(*) as items from {}.review_queue where true{}"
+            " group by reason").format(priv, slot_filter), week_bounds)
+    data.review_counts = {r["reason"]: int(r["items"]) for r in counts}
 
     def oldest(reason: str, in_week: bool) -> list[dict[str, Any]]:
         # one indexed read per reason: (reason, since, review_item_id)
