@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 
 WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
 BREAKDOWNS = {"source": ("rpt_weekly_status", "lead_source", "Lead source"),
@@ -25,6 +25,9 @@ GAP_TYPES = ("crm_missing_booking", "crm_stale_after_cancel", "calcom_missing_bo
 REVIEW_ITEMS_SHOWN = 50
 FOLLOWUPS_SHOWN = 100
 GAPS_SHOWN = 200
+# a review item's slot starts in the week that starts on the date given twice; local
+# midnights in the session's timezone, which _use_report_timezone sets to the report's
+SLOT_IN_WEEK = "start_at >= cast(%s as date) and start_at < cast(%s as date) + 7"
 
 HEADLINES = [
     # key, label, kind, lower is better
@@ -129,6 +132,14 @@ def _rows(conn, query: sql.Composable, params: tuple = ()) -> list[dict[str, Any
     return conn.execute(query, params).fetchall()
 
 
+def _use_report_timezone(conn, reporting: sql.Identifier) -> None:
+    """Show every time in the timezone the marts were built in."""
+    row = conn.cursor(row_factory=tuple_row).execute(sql.SQL(
+        "select report_timezone from {}.feed_health").format(reporting)).fetchone()
+    if row and row[0]:
+        conn.execute("select set_config('TimeZone', %s, false)", (row[0],))
+
+
 def load_report(dsn: str, *, week: str | None = None, source: str | None = None,
                 reporting: str = "reporting", private: str | None = "reporting_private",
                 trend_weeks: int = 12, by: str | None = None,
@@ -138,12 +149,7 @@ def load_report(dsn: str, *, week: str | None = None, source: str | None = None,
         # no JIT: compiling a plan costs more than these small indexed reads
         with psycopg.connect(dsn, row_factory=dict_row, connect_timeout=5,
                              options="-c statement_timeout=20000 -c jit=off") as conn:
-            # every time is shown in the timezone the marts were built in
-            zone = conn.execute(sql.SQL("select report_timezone from {}.feed_health").format(
-                rep)).fetchone()
-            if zone and zone["report_timezone"]:
-                conn.execute("select set_config('TimeZone', %s, false)",
-                             (zone["report_timezone"],))
+            _use_report_timezone(conn, rep)
             feed_rows = _rows(conn, sql.SQL("select * from {}.feed_health").format(rep))
             weeks = [r["week_start"] for r in _rows(conn, sql.SQL(
                 "select distinct week_start from {}.rpt_weekly_status order by 1").format(rep))]
@@ -226,9 +232,7 @@ def _load_private(conn, data: ReportData, priv: sql.Identifier, source: str) -> 
     # the oldest items of each reason (what has waited longest comes first), and exact
     # counts; with review_week_only, only the meetings whose slot is in the chosen week
     week_only = data.review_week_only and data.week is not None
-    # local midnights in the session's timezone, the report's (set in load_report)
-    slot_filter = sql.SQL(" and start_at >= cast(%s as date)"
-                          " and start_at < cast(%s as date) + 7" if week_only else "")
+    slot_filter = sql.SQL(" and " + SLOT_IN_WEEK if week_only else "")
     week_bounds: tuple = (data.week, data.week) if week_only else ()
     try:
         with conn.transaction():  # a savepoint: the fallback below runs in the same session
@@ -240,8 +244,8 @@ def _load_private(conn, data: ReportData, priv: sql.Identifier, source: str) -> 
         # marts built before review_counts existed (until the next refresh): count the
         # queue itself, slower but just as exact
         counts = _rows(conn, sql.SQL(
-            "select reason, count(*) as items from {}.review_queue where true{}"
-            " group by reason").format(priv, slot_filter), week_bounds)
+            "select reason, count(*) as items from {}.review_queue{} group by reason"
+        ).format(priv, sql.SQL(" where " + SLOT_IN_WEEK if week_only else "")), week_bounds)
     data.review_counts = {r["reason"]: int(r["items"]) for r in counts}
 
     def oldest(reason: str, in_week: bool) -> list[dict[str, Any]]:
@@ -299,16 +303,12 @@ def review_queue_csv(dsn: str, *, reporting: str = "reporting",
     report's timezone; ``week``: only the meetings whose slot starts in that week."""
     with psycopg.connect(dsn, connect_timeout=5,
                          options="-c statement_timeout=120000 -c jit=off") as conn:
-        zone = conn.execute(sql.SQL("select report_timezone from {}.feed_health").format(
-            sql.Identifier(reporting))).fetchone()
-        if zone and zone[0]:
-            conn.execute("select set_config('TimeZone', %s, false)", (zone[0],))
+        _use_report_timezone(conn, sql.Identifier(reporting))
         query = sql.SQL("select {} from {}.review_queue{} order by since asc nulls last,"
                         " review_item_id").format(
             sql.SQL(", ").join(sql.Identifier(c) for c in REVIEW_CSV_COLUMNS),
             sql.Identifier(private),
-            sql.SQL(" where start_at >= cast(%s as date) and start_at < cast(%s as date) + 7")
-            if week else sql.SQL(""))
+            sql.SQL(" where " + SLOT_IN_WEEK if week else ""))
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(REVIEW_CSV_COLUMNS)
