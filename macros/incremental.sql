@@ -93,11 +93,12 @@
     )
 {%- endmacro %}
 
-{#- post-hook: statistics for the table just built. A table model is new every run and
-    always analyzed; an incremental one when rebuilt whole, else when stale. -#}
+{#- post-hook: statistics for the table just built. A table model or a seed is new every
+    run and always analyzed; an incremental one when rebuilt whole, else when stale. -#}
 {% macro analyze_when_stale() -%}
     {%- set materialized = config.get('materialized') -%}
-    {%- if materialized == 'table' or (materialized == 'incremental' and flags.FULL_REFRESH) -%}
+    {%- if materialized in ('table', 'seed')
+        or (materialized == 'incremental' and flags.FULL_REFRESH) -%}
         analyze {{ this }}
     {%- elif materialized == 'incremental' -%}
         {{ analyze_if_stale(this) }}
