@@ -21,7 +21,9 @@ from reportkit import Client, built_database, card_value, stale_as_of
 
 from booking_report import locks
 from booking_report.server import create_server_app, web_config_from_env
+from report import data as reportdata
 from report.data import fmt_rate
+from report.terminal import as_dict, render
 from report.wording import hours, percent
 from webauth import hash_password
 
@@ -370,8 +372,6 @@ def test_totals_are_exact_when_the_lists_are_cut(known_db, tmp_path, monkeypatch
     """The page lists only the oldest few items of each review reason (and the latest
     follow-ups, the first gaps); every count it, the terminal and the JSON show is still
     the whole table's, and the CSV download holds the whole queue."""
-    from report import data as reportdata
-
     monkeypatch.setattr(reportdata, "REVIEW_ITEMS_SHOWN", 3)
     monkeypatch.setattr(reportdata, "FOLLOWUPS_SHOWN", 2)
     monkeypatch.setattr(reportdata, "GAPS_SHOWN", 2)
@@ -396,7 +396,6 @@ def test_totals_are_exact_when_the_lists_are_cut(known_db, tmp_path, monkeypatch
                                     " review_item_id limit 3", (reason,))
         assert [i["review_item_id"] for i in listed] == [r[0] for r in oldest]
 
-    from report.terminal import as_dict, render
     doc = as_dict(data)
     assert doc["review_total"] == total and doc["reconciliation_gaps"] == gaps
     assert doc["followups_total"] == followups
@@ -469,8 +468,6 @@ def test_review_download_neutralizes_spreadsheet_formulas(known_db, tmp_path):
 def test_marts_from_before_review_counts_still_show_exact_counts(known_db, tmp_path):
     """Between an upgrade and its first refresh the marts have no review_counts table:
     the page counts the queue itself instead of going blank."""
-    from report import data as reportdata
-
     by_reason = dict(fetchall(known_db, "select reason, count(*) from"
                                         " reporting_private.review_queue group by reason"))
     week_counts = reportdata.load_report(known_db, week=WEEK,
