@@ -11,9 +11,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
+import re
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
@@ -25,6 +27,7 @@ from booking_report.demo.landing import load_crm, store_bodies
 from booking_report.demo.scenario import generate
 from booking_report.refresh import print_summary, refresh
 from booking_report.server import create_server_app
+from booking_report.transform import run_dbt
 from ingest.db import init_db
 
 SECRET = "bad-data-secret"
@@ -202,11 +205,8 @@ def test_the_page_and_the_terminal_show_the_problem_count(poisoned, tmp_path):
 def _reference_epoch(text: str) -> float | None:
     """What safe_timestamptz must return (as a Unix time), written independently: the
     ISO-8601 shape, then each field's range by value; None for anything else."""
-    import re as _re
-    from datetime import date
-
-    shape = _re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::(\d\d)(\.\d{1,9})?)?"
-                        r"(Z|[+-]\d\d(?::?\d\d)?)", _re.ASCII)
+    shape = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::(\d\d)(\.\d{1,9})?)?"
+                        r"(Z|[+-]\d\d(?::?\d\d)?)", re.ASCII)
     match = shape.fullmatch(text.strip(" "))
     if not match:
         return None
@@ -230,8 +230,6 @@ def _reference_epoch(text: str) -> float | None:
 
 
 def _candidates(seed: int, n: int) -> list[str]:
-    import random
-
     rng = random.Random(seed)
 
     def two(lo: int, hi: int) -> str:
@@ -268,8 +266,6 @@ def test_the_timestamp_check_agrees_with_an_independent_reference(poisoned):
     thousands of generated near-misses and valid stamps: null exactly where the
     reference says the text is not a real instant, else the same instant; never an
     error."""
-    from booking_report.transform import run_dbt
-
     result = run_dbt(poisoned["dsn"], ["compile", "--inline",
                                        "select {{ safe_timestamptz('candidate') }} as parsed"],
                      target_dir=poisoned["target"])
