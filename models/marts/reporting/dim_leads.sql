@@ -1,5 +1,5 @@
-{#- Kept incrementally: a batch rewrites the leads whose CRM row changed, whose chains
-    were matched again, and whose chains' outcomes were decided again. -#}
+{#- Kept incrementally: a batch rewrites the leads it touched (`int_changed_leads`: their
+    CRM row changed, their chains were matched again, or their outcomes decided again). -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
@@ -7,39 +7,15 @@
     on_schema_change='fail',
 ) }}
 
--- depends_on: {{ ref('int_changed_matches') }}
--- depends_on: {{ ref('int_bookings_matched_to_leads') }}
--- depends_on: {{ ref('int_booking_outcomes') }}
+-- depends_on: {{ ref('int_changed_leads') }}
 
 with
-
-{% if is_incremental() %}
-touched_leads as (
-
-    select lead_id from {{ ref('stg_crm__leads') }} where {{ is_changed() }}
-    union
-    select lead_id from {{ ref('int_changed_matches') }} where scope = 'lead'
-    union
-    select matches.lead_id
-    from {{ ref('int_bookings_matched_to_leads') }} as matches
-    where {{ is_changed('matches.batch_no') }}
-      and matches.lead_id is not null
-    union
-    select matches.lead_id
-    from {{ ref('int_bookings_matched_to_leads') }} as matches
-    inner join {{ ref('int_booking_outcomes') }} as outcomes
-        on outcomes.booking_id = matches.booking_id
-    where {{ is_changed('outcomes.batch_no') }}
-      and matches.lead_id is not null
-
-),
-{% endif %}
 
 leads as (
 
     select * from {{ ref('stg_crm__leads') }}
     {% if is_incremental() %}
-    where lead_id in (select lead_id from touched_leads)
+    where lead_id in (select lead_id from {{ ref('int_changed_leads') }})
     {% endif %}
 
 ),
@@ -48,7 +24,7 @@ bookings as not materialized (
 
     select * from {{ ref('fct_bookings') }}
     {% if is_incremental() %}
-    where lead_id in (select lead_id from touched_leads)
+    where lead_id in (select lead_id from {{ ref('int_changed_leads') }})
     {% endif %}
 
 ),

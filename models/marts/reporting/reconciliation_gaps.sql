@@ -1,166 +1,30 @@
 {{ config(indexes=[{'columns': ['detected_at']}]) }}
-{#- Per lead (eligible or not): does the CRM agree with what Cal.com's events imply?
-    A disagreement younger than crm_sync_grace_minutes is a sync in flight, not a gap.
-    Each gap type is judged on its own. -#}
+{#- Per lead (eligible or not): does the CRM agree with what Cal.com's events imply? The
+    disagreements are judged per lead in `int_reconciliation_candidates`; here, a
+    disagreement younger than crm_sync_grace_minutes is a sync in flight, not a gap. -#}
 with
 
-leads as not materialized (
+candidates as (
 
-    select * from {{ ref('dim_leads') }}
-
-),
-
-bookings as (
-
-    select * from {{ ref('fct_bookings') }}
-
-),
-
-outcomes as (
-
-    select * from {{ ref('int_booking_outcomes') }}
-
-),
-
-lead_chains as (
-
-    select
-        bookings.lead_id,
-        bookings.booking_id,
-        bookings.outcome,
-        bookings.outcome_source,
-        bookings.is_latest_for_lead,
-        bookings.latest_calcom_event_at,
-        outcomes.manual_confirmed_at
-
-    from bookings
-    inner join outcomes on outcomes.booking_id = bookings.booking_id
-    where bookings.lead_id is not null
-
-),
-
-chain_counts as (
-
-    select lead_id, count(*) as chain_count
-    from lead_chains
-    group by lead_id
-
-),
-
--- each gap type is judged on its own (DESIGN.md, Exact rules). The grace clock starts
--- at the later of the CRM row's change and the chain's latest Cal.com event; an
--- owner's confirmation moves it for outcome_conflict only.
-
-crm_missing_booking as (
-
-    -- any chain of the lead that is not cancelled or rejected, while the CRM shows no
-    -- booking; the disagreement began with the earliest such chain
-    select distinct on (leads.lead_id)
-        leads.lead_id,
-        lead_chains.booking_id,
-        'crm_missing_booking' as gap_type,
-        leads.crm_booking_status,
-        lead_chains.outcome as calcom_state,
-        greatest(leads.crm_status_changed_at, lead_chains.latest_calcom_event_at) as detected_at
-
-    from leads
-    inner join lead_chains on lead_chains.lead_id = leads.lead_id
-    where lead_chains.outcome not in ('cancelled', 'rejected')
-      and leads.crm_booking_status in ('none', 'invited', 'unknown')
-    order by leads.lead_id,
-        greatest(leads.crm_status_changed_at, lead_chains.latest_calcom_event_at) asc nulls first,
-        lead_chains.booking_id
-
-),
-
-crm_stale_after_cancel as (
-
-    select
-        leads.lead_id,
-        lead_chains.booking_id,
-        'crm_stale_after_cancel' as gap_type,
-        leads.crm_booking_status,
-        lead_chains.outcome as calcom_state,
-        greatest(leads.crm_status_changed_at, lead_chains.latest_calcom_event_at) as detected_at
-
-    from leads
-    inner join lead_chains
-        on lead_chains.lead_id = leads.lead_id and lead_chains.is_latest_for_lead
-    where lead_chains.outcome = 'cancelled'
-      and leads.crm_booking_status in ('booked', 'rescheduled')
-
-),
-
-calcom_missing_booking as (
-
-    select
-        leads.lead_id,
-        cast(null as text) as booking_id,
-        'calcom_missing_booking' as gap_type,
-        leads.crm_booking_status,
-        'none' as calcom_state,
-        leads.crm_status_changed_at as detected_at
-
-    from leads
-    left join chain_counts on chain_counts.lead_id = leads.lead_id
-    where chain_counts.lead_id is null
-      and leads.crm_booking_status in ('booked', 'rescheduled', 'completed', 'no_show')
-
-),
-
-outcome_conflict as (
-
-    -- both sides state an outcome and they differ; an outcome taken from the CRM
-    -- cannot conflict with the CRM
-    select
-        leads.lead_id,
-        lead_chains.booking_id,
-        'outcome_conflict' as gap_type,
-        leads.crm_booking_status,
-        lead_chains.outcome as calcom_state,
-        greatest(leads.crm_status_changed_at, lead_chains.latest_calcom_event_at,
-                 lead_chains.manual_confirmed_at) as detected_at
-
-    from leads
-    inner join lead_chains
-        on lead_chains.lead_id = leads.lead_id and lead_chains.is_latest_for_lead
-    where lead_chains.outcome_source in ('manual', 'calcom', 'calcom_api', 'cal_video')
-      and lead_chains.outcome in ('completed', 'no_show')
-      and leads.crm_booking_status in ('completed', 'no_show')
-      and lead_chains.outcome <> leads.crm_booking_status
-
-),
-
-compared as (
-
-    select * from crm_missing_booking
-    union all
-    select * from crm_stale_after_cancel
-    union all
-    select * from calcom_missing_booking
-    union all
-    select * from outcome_conflict
+    select * from {{ ref('int_reconciliation_candidates') }}
 
 ),
 
 final as (
 
     select
-        cast(lead_id || ':' || gap_type as text) as gap_id,
-        cast(lead_id as text) as lead_id,
-        cast(booking_id as text) as booking_id,
-        cast(gap_type as text) as gap_type,
-        cast(crm_booking_status as text) as crm_booking_status,
-        cast(calcom_state as text) as calcom_state,
-        cast(detected_at as timestamptz) as detected_at,
+        gap_id,
+        lead_id,
+        booking_id,
+        gap_type,
+        crm_booking_status,
+        calcom_state,
+        detected_at,
         cast({{ hours_between('detected_at', as_of()) }} as numeric) as gap_age_hours
 
-    from compared
-    where gap_type is not null
-      and (
-          detected_at is null
-          or detected_at <= {{ as_of() }} - interval '1 minute' * {{ var('crm_sync_grace_minutes') }}
-      )
+    from candidates
+    where detected_at is null
+       or detected_at <= {{ as_of() }} - interval '1 minute' * {{ var('crm_sync_grace_minutes') }}
 
 )
 
