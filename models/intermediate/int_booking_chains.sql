@@ -1,6 +1,7 @@
 {#- One row per booking chain: one meeting across its reschedules. `rescheduleUid`
     links a new uid to the one it replaced; the root (first uid) is the chain's
-    `booking_id` and the newest uid is the current booking. -#}
+    `booking_id` and the newest uid is the current booking. The (host_key, …) index
+    finds each host's best-named, latest chain in one probe (`hosts`). -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
@@ -11,6 +12,8 @@
         {'columns': ['booker_email']},
         {'columns': ['metadata_lead_id']},
         {'columns': ['end_at']},
+        {'columns': ['host_key', '(host_name is not null) desc', 'booked_at desc nulls last',
+                     'booking_id']},
     ],
 ) }}
 
@@ -150,6 +153,7 @@ final as (
         current_booking.host_user_id,
         current_booking.host_name,
         current_booking.host_email,
+        {{ host_key('current_booking.host_user_id', 'current_booking.host_email') }} as host_key,
         current_booking.sms_reminder_number,
         current_booking.cancellation_reason,
         current_booking.cancelled_by,
