@@ -80,6 +80,23 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- pre_hook of `review_queue`: in an incremental run, remove the items the batch writes
+    again: every reconciliation gap (they move with as_of), and the items of the chains
+    whose outcome was decided again or that vanished, and of the leads it touched. -#}
+{% macro delete_review_scope() -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where reason in ('crm_missing_booking', 'crm_stale_after_cancel',
+                         'calcom_missing_booking', 'outcome_conflict')
+           or booking_id in (select booking_id from {{ ref('int_booking_outcomes') }}
+                             where {{ is_changed() }})
+           or booking_id in (select booking_uid from {{ ref('int_changed_chains') }})
+           or lead_id in (select lead_id from {{ ref('int_changed_leads') }})
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
 {#- Raw rows not staged yet, for the `where` of an incremental staging model: the
     anti-join reads only the key columns (the raw bodies are wide, and scanning them
     whole took 7 s at a million leads) and stays exact where a "greater than the last

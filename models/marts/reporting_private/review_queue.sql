@@ -1,12 +1,41 @@
-{{ config(indexes=[{'columns': ['review_item_id'], 'unique': true}, {'columns': ['reason', 'since', 'review_item_id']}]) }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_review_scope() }}",
+    indexes=[{'columns': ['review_item_id'], 'unique': true},
+             {'columns': ['reason', 'since', 'review_item_id']},
+             {'columns': ['booking_id']}, {'columns': ['lead_id']}],
+) }}
 {#- Everything that needs an owner: past slots with no outcome evidence, slots that
     cannot be real, CRM-vs-Cal.com gaps, and bookings that match no lead. An owner's confirmation removes a slot from
-    the queue at the next refresh. -#}
+    the queue at the next refresh.
+
+    Kept incrementally: a booking's items depend only on its fact row and its lead's
+    CRM row, so a batch rewrites the items of the chains whose outcome it decided
+    again (or removed) and of the leads it touched; the gap items, which move with
+    as_of, are rewritten whole (macros/incremental.sql, delete_review_scope). -#}
+
+-- depends_on: {{ ref('int_booking_outcomes') }}
+-- depends_on: {{ ref('int_changed_chains') }}
+-- depends_on: {{ ref('int_changed_leads') }}
+
 with
 
 bookings as not materialized (
 
     select * from {{ ref('fct_bookings') }}
+
+),
+
+scoped_bookings as not materialized (
+
+    select * from bookings
+    {% if is_incremental() %}
+    where booking_id in (
+            select booking_id from {{ ref('int_booking_outcomes') }} where {{ is_changed() }})
+       or lead_id in (select lead_id from {{ ref('int_changed_leads') }})
+    {% endif %}
 
 ),
 
@@ -37,7 +66,7 @@ items as (
         end_at + interval '1 hour' * {{ var('review_after_hours') }} as since,
         'slot ended with no attendance or no-show evidence' as detail
 
-    from bookings
+    from scoped_bookings
     where outcome = 'needs_review'
       and slot_problem is null
 
@@ -53,7 +82,7 @@ items as (
             else 'the slot starts more than two years from when it was booked'
         end || ': check the booking in Cal.com' as detail
 
-    from bookings
+    from scoped_bookings
     where slot_problem is not null
 
     union all
@@ -76,7 +105,7 @@ items as (
         booked_at as since,
         'booking matches no CRM lead (no lead id, no matching email)' as detail
 
-    from bookings
+    from scoped_bookings
     where lead_match_method = 'none'
 
 ),
