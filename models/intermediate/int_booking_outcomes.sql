@@ -14,21 +14,17 @@
 ) }}
 
 -- depends_on: {{ ref('int_changed_chains') }}
+-- depends_on: {{ ref('int_changed_outcomes') }}
 
 with
 
 chains as not materialized (
 
-    select * from {{ ref('int_booking_chains') }}
+    select chains.*
+    from {{ ref('int_booking_chains') }} as chains
     {% if is_incremental() %}
-    -- an incremental batch decides again: the chains it matched again (their uids,
-    -- lead or CRM row changed), those with an owner's confirmation, and those whose
-    -- clock crossed a boundary since the last batch's as_of (macros/incremental.sql)
-    where booking_id in (
-            select booking_id from {{ ref('int_bookings_matched_to_leads') }}
-            where {{ is_changed() }})
-       or booking_id in (select booking_id from {{ ref('stg_review__manual_outcomes') }})
-       or {{ crossed_clock('end_at') }}
+    -- an incremental batch decides again only the chains in its scope
+    where chains.booking_id in (select booking_id from {{ ref('int_changed_outcomes') }})
     {% endif %}
 
 ),
@@ -51,7 +47,7 @@ usable_events as not materialized (
     where feed_problem is null
     {% if is_incremental() %}
       -- only the events of the chains being decided (their current uids)
-      and booking_uid in (select current_booking_uid from chains)
+      and booking_uid in (select current_booking_uid from {{ ref('int_changed_outcomes') }})
     {% endif %}
 
 ),
@@ -63,7 +59,8 @@ attendees as (
     from {{ ref('stg_calcom__event_attendees') }} as attendee_rows
     inner join usable_events on usable_events.event_id = attendee_rows.event_id
     {% if is_incremental() %}
-    where attendee_rows.booking_uid in (select current_booking_uid from chains)
+    where attendee_rows.booking_uid in (
+        select current_booking_uid from {{ ref('int_changed_outcomes') }})
     {% endif %}
 
 ),
@@ -106,7 +103,7 @@ usable_snapshots as (
     select * from {{ ref('int_api_bookings_checked') }}
     where feed_problem is null
     {% if is_incremental() %}
-      and booking_uid in (select current_booking_uid from chains)
+      and booking_uid in (select current_booking_uid from {{ ref('int_changed_outcomes') }})
     {% endif %}
 
 ),
