@@ -1,10 +1,11 @@
 {#- The weekly booking and meeting counts, defined once for rpt_weekly_status and every
     breakdown: bookings on the booked week, meetings (accepted chains by current slot,
-    whatever their outcome) on the slot week. -#}
+    whatever their outcome) on the slot week. They sum `int_weekly_booking_counts`
+    (`n_bookings`: how many fact rows share the combination). -#}
 {% macro booking_counts() -%}
-    count(*) as bookings_made,
-        count(case when is_rescheduled then 1 end) as rescheduled_bookings,
-        count(case when outcome = 'cancelled' then 1 end) as cancelled_bookings
+    sum(n_bookings) as bookings_made,
+        coalesce(sum(n_bookings) filter (where is_rescheduled), 0) as rescheduled_bookings,
+        coalesce(sum(n_bookings) filter (where outcome = 'cancelled'), 0) as cancelled_bookings
 {%- endmacro %}
 
 {% macro is_meeting() -%}
@@ -14,13 +15,13 @@
 {%- endmacro %}
 
 {% macro meeting_counts() -%}
-    count(*) as meetings_scheduled,
-        count(case when outcome = 'upcoming' then 1 end) as upcoming_meetings,
-        count(case when outcome = 'completed' then 1 end) as completed_meetings,
-        count(case when outcome = 'no_show' then 1 end) as no_shows,
-        count(case when outcome = 'host_no_show' then 1 end) as host_no_shows,
-        count(case when outcome = 'awaiting_outcome' then 1 end) as awaiting_outcome,
-        count(case when outcome = 'needs_review' then 1 end) as needs_review
+    sum(n_bookings) as meetings_scheduled,
+        coalesce(sum(n_bookings) filter (where outcome = 'upcoming'), 0) as upcoming_meetings,
+        coalesce(sum(n_bookings) filter (where outcome = 'completed'), 0) as completed_meetings,
+        coalesce(sum(n_bookings) filter (where outcome = 'no_show'), 0) as no_shows,
+        coalesce(sum(n_bookings) filter (where outcome = 'host_no_show'), 0) as host_no_shows,
+        coalesce(sum(n_bookings) filter (where outcome = 'awaiting_outcome'), 0) as awaiting_outcome,
+        coalesce(sum(n_bookings) filter (where outcome = 'needs_review'), 0) as needs_review
 {%- endmacro %}
 
 {#- Weekly booking and meeting metrics broken down by one column of fct_bookings, with
@@ -37,7 +38,7 @@ bookings as (
         *,
         coalesce(cast({{ dimension }} as text), 'unknown') as dimension_value
 
-    from {{ ref('fct_bookings') }}
+    from {{ ref('int_weekly_booking_counts') }}
 
 ),
 

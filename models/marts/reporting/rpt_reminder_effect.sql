@@ -6,7 +6,8 @@ with
 
 bookings as not materialized (
 
-    select * from {{ ref('fct_bookings') }}
+    -- fct_bookings, counted (`n_bookings`: how many fact rows share each row)
+    select * from {{ ref('int_weekly_booking_counts') }}
     where outcome in ('completed', 'no_show')
       and lead_time_band is not null
 
@@ -23,9 +24,10 @@ bands as (
 
 banded as (
 
-    select slot_week, lead_time_band, has_reminder, outcome from bookings
+    select slot_week, lead_time_band, has_reminder, outcome, n_bookings from bookings
     union all
-    select slot_week, 'all_bands' as lead_time_band, has_reminder, outcome from bookings
+    select slot_week, 'all_bands' as lead_time_band, has_reminder, outcome, n_bookings
+    from bookings
 
 ),
 
@@ -45,11 +47,15 @@ combined as (
         periods.week_start,
         bands.band_order,
         bands.lead_time_band,
-        count(case when banded.has_reminder then 1 end) as with_reminder_meetings,
-        count(case when banded.has_reminder and banded.outcome = 'no_show' then 1 end)
+        coalesce(sum(banded.n_bookings) filter (where banded.has_reminder), 0)
+            as with_reminder_meetings,
+        coalesce(sum(banded.n_bookings) filter (
+            where banded.has_reminder and banded.outcome = 'no_show'), 0)
             as with_reminder_no_shows,
-        count(case when not banded.has_reminder then 1 end) as without_reminder_meetings,
-        count(case when not banded.has_reminder and banded.outcome = 'no_show' then 1 end)
+        coalesce(sum(banded.n_bookings) filter (where not banded.has_reminder), 0)
+            as without_reminder_meetings,
+        coalesce(sum(banded.n_bookings) filter (
+            where not banded.has_reminder and banded.outcome = 'no_show'), 0)
             as without_reminder_no_shows
 
     from periods

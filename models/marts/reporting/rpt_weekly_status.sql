@@ -13,7 +13,8 @@ leads as (
 
 bookings as not materialized (
 
-    select * from {{ ref('fct_bookings') }}
+    -- fct_bookings, counted (`n_bookings`: how many fact rows share each row)
+    select * from {{ ref('int_weekly_booking_counts') }}
 
 ),
 
