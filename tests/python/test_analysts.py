@@ -213,3 +213,43 @@ def test_not_null_constraints_are_in_the_marts_ddl(known_db, target_dir):
                  if model["resource_type"] == "model"
                  and model["config"].get("contract", {}).get("enforced")}]
     assert tests == []
+
+
+def test_accepted_values_are_check_constraints_in_the_marts_ddl(known_db, target_dir):
+    """The contracted marts declare their accepted values as check constraints, not as
+    data tests that re-read the whole mart on every refresh: the table refuses a value
+    outside the list at insert, so an incremental refresh checks only the rows it
+    writes."""
+    manifest = json.loads((target_dir / "target" / "manifest.json").read_text())
+    contracted = {uid: node for uid, node in manifest["nodes"].items()
+                  if node["resource_type"] == "model"
+                  and node["config"].get("contract", {}).get("enforced")}
+    declared: dict[tuple[str, str], int] = {}
+    for node in contracted.values():
+        for column in node["columns"].values():
+            for constraint in column.get("constraints", []):
+                if constraint["type"] == "check":
+                    key = (node["schema"], node["alias"])
+                    declared[key] = declared.get(key, 0) + 1
+    assert sum(declared.values()) >= 18
+    in_ddl: dict[tuple[str, str], int] = {}
+    for schema, table in fetchall(
+            known_db, "select n.nspname, c.relname from pg_constraint k"
+                      " join pg_class c on c.oid = k.conrelid"
+                      " join pg_namespace n on n.oid = c.relnamespace"
+                      " where k.contype = 'c' and n.nspname = any(%s)",
+            (list(MART_SCHEMAS),)):
+        in_ddl[(schema, table)] = in_ddl.get((schema, table), 0) + 1
+    assert in_ddl == declared
+    tests = [node["name"] for node in manifest["nodes"].values()
+             if node["resource_type"] == "test"
+             and (node.get("test_metadata") or {}).get("name") == "accepted_values"
+             and node.get("attached_node") in contracted]
+    assert tests == []
+    # and the table itself refuses a value outside the list
+    with psycopg.connect(known_db) as conn:
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute("update reporting.fct_bookings set outcome = 'maybe'"
+                         " where booking_id = (select min(booking_id)"
+                         " from reporting.fct_bookings)")
+        conn.rollback()
