@@ -18,10 +18,16 @@ events as (
 
     select * from {{ ref('stg_calcom__webhook_events') }}
     {% if is_incremental() %}
-    -- the new events, and every event of a uid they touch (a new creation can make an
-    -- older one a uid_conflict)
+    -- the new events, and every older event of a uid they touch (a new creation can
+    -- make an older one a uid_conflict): two disjoint branches, each read by an index
+    -- (one `or` of the two read every staged event)
     where {{ is_changed() }}
-       or booking_uid in (select booking_uid from {{ ref('int_changed_booking_uids') }})
+
+    union all
+
+    select * from {{ ref('stg_calcom__webhook_events') }}
+    where not {{ is_changed() }}
+      and booking_uid in (select booking_uid from {{ ref('int_changed_booking_uids') }})
     {% endif %}
 
 ),

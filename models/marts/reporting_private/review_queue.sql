@@ -28,13 +28,23 @@ bookings as not materialized (
 
 ),
 
-scoped_bookings as not materialized (
+scoped_bookings as (
 
     select * from bookings
     {% if is_incremental() %}
+    -- the chains decided again, and the other chains of the leads touched: two
+    -- disjoint branches, each read by an index
     where booking_id in (
             select booking_id from {{ ref('int_booking_outcomes') }} where {{ is_changed() }})
-       or lead_id in (select lead_id from {{ ref('int_changed_leads') }})
+
+    union all
+
+    select * from bookings
+    where lead_id in (select lead_id from {{ ref('int_changed_leads') }})
+      and not exists (
+            select 1 from {{ ref('int_booking_outcomes') }} as decided
+            where decided.booking_id = bookings.booking_id
+              and {{ is_changed('decided.batch_no') }})
     {% endif %}
 
 ),
