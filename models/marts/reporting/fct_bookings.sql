@@ -7,7 +7,8 @@
     on_schema_change='fail',
     pre_hook="{{ delete_vanished_chains() }}",
     indexes=[{'columns': ['current_booking_uid'], 'unique': true}, {'columns': ['lead_id']},
-             {'columns': ['booked_at']}],
+             {'columns': ['booked_at']}, {'columns': ['start_at']},
+             {'columns': ['latest_calcom_event_at']}],
 ) }}
 
 -- depends_on: {{ ref('int_changed_chains') }}

@@ -21,28 +21,36 @@ leads as (
 
 ),
 
-candidates as (
+recent as (
+
+    -- the no-shows whose slot began, and the cancellations made, in the window: two
+    -- branches, each read by an index on its own time column
+    select
+        bookings.*,
+        chains.booker_email,
+        chains.booker_name,
+        bookings.start_at as followup_at
+
+    from bookings
+    inner join chains on chains.booking_id = bookings.booking_id
+    where bookings.outcome = 'no_show'
+      and bookings.start_at > {{ as_of() }} - interval '1 day' * {{ var('followup_days') }}
+      and bookings.start_at <= {{ as_of() }}
+
+    union all
 
     select
         bookings.*,
         chains.booker_email,
         chains.booker_name,
-        case
-            when bookings.outcome = 'no_show' then bookings.start_at
-            else bookings.latest_calcom_event_at
-        end as followup_at
+        bookings.latest_calcom_event_at as followup_at
 
     from bookings
     inner join chains on chains.booking_id = bookings.booking_id
-    where bookings.outcome in ('no_show', 'cancelled')
-
-),
-
-recent as (
-
-    select * from candidates
-    where followup_at > {{ as_of() }} - interval '1 day' * {{ var('followup_days') }}
-      and followup_at <= {{ as_of() }}
+    where bookings.outcome = 'cancelled'
+      and bookings.latest_calcom_event_at
+          > {{ as_of() }} - interval '1 day' * {{ var('followup_days') }}
+      and bookings.latest_calcom_event_at <= {{ as_of() }}
 
 ),
 
