@@ -80,14 +80,32 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The grace-period rule, the clock-boundary rule's twin for the reconciliation: a
+    disagreement is a gap once detected_at <= as_of - crm_sync_grace_minutes (or when
+    it has no date). Between the last batch's as_of and this one, only a disagreement
+    detected in [min(as_ofs) - grace, max(as_ofs) - grace] can change sides. -#}
+{% macro crossed_grace(detected_at) -%}
+    {%- set prev = refresh_state()['prev_as_of'] -%}
+    {%- set grace = "interval '1 minute' * " ~ var('crm_sync_grace_minutes') -%}
+    {%- if prev is none -%}
+        true
+    {%- else -%}
+        ({{ detected_at }} >= least({{ as_of() }}, cast('{{ prev }}' as timestamptz)) - {{ grace }}
+         and {{ detected_at }} <= greatest({{ as_of() }}, cast('{{ prev }}' as timestamptz))
+                                  - {{ grace }})
+    {%- endif -%}
+{%- endmacro %}
+
 {#- pre_hook of `review_queue`: in an incremental run, remove the items the batch writes
-    again: every reconciliation gap (they move with as_of), and the items of the chains
-    whose outcome was decided again or that vanished, and of the leads it touched. -#}
+    again: the gaps of the leads it touched and those that crossed the grace period
+    (crossed_grace), and the items of the chains whose outcome was decided again or
+    that vanished, and of the leads it touched. -#}
 {% macro delete_review_scope() -%}
     {%- if is_incremental() -%}
         delete from {{ this }}
-        where reason in ('crm_missing_booking', 'crm_stale_after_cancel',
-                         'calcom_missing_booking', 'outcome_conflict')
+        where (reason in ('crm_missing_booking', 'crm_stale_after_cancel',
+                          'calcom_missing_booking', 'outcome_conflict')
+               and {{ crossed_grace('since') }})
            or booking_id in (select booking_id from {{ ref('int_booking_outcomes') }}
                              where {{ is_changed() }})
            or booking_id in (select booking_uid from {{ ref('int_changed_chains') }})

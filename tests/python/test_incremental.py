@@ -189,3 +189,52 @@ def test_incremental_refreshes_equal_a_full_refresh(seed, crm_churn, target_dir)
     finally:
         drop_database(incremental)
         drop_database(full)
+
+
+def test_a_disagreement_crossing_the_grace_period_alone(target_dir):
+    """No new data between refreshes, only as_of moving across one disagreement's grace
+    period (in flight, then a gap, then in flight again): the incremental review queue
+    and gaps must follow, though nothing of the lead changed (macros/incremental.sql,
+    crossed_grace). A lead with no chain at all is picked, so no clock crossing
+    touches it."""
+    sc = generate(303, as_of=AS_OF, leads=160, weeks=6, lossy=0.3)
+    variables = {"api_sync_configured": True}
+    incremental, full = create_database("brgrace"), create_database("brgracefull")
+    try:
+        for dsn in (incremental, full):
+            init_db(dsn)
+            store_bodies(dsn, sc.bodies)
+            with psycopg.connect(dsn) as conn:  # the same receipt time in both
+                conn.execute("update raw.calcom_webhook_events set received_at = %s",
+                             (AS_OF - timedelta(minutes=5),))
+            crm_snapshot(dsn, crm_csv_text(sc), sc.snapshot_at, "final.csv")
+        first = refresh(incremental, as_of=AS_OF.isoformat(), variables=variables,
+                        target_dir=target_dir / "grace")
+        assert first.build.success, first.build.failures
+        candidates = fetchall(
+            incremental, "select lead_id, detected_at"
+                         " from booking_intermediate.int_reconciliation_candidates"
+                         " where gap_type = 'calcom_missing_booking'"
+                         " and detected_at is not null order by detected_at desc, lead_id")
+        assert candidates, "the scenario has no lead the CRM calls booked without a chain"
+        lead_id, detected_at = candidates[0]
+        grace = timedelta(minutes=60)  # crm_sync_grace_minutes in dbt_project.yml
+        item = f"calcom_missing_booking:{lead_id}"
+        for as_of, is_gap in [(detected_at + grace / 2, False),
+                              (detected_at + 2 * grace, True),
+                              (detected_at + grace / 4, False)]:
+            a = refresh(incremental, as_of=as_of.isoformat(), variables=variables,
+                        target_dir=target_dir / "grace")
+            assert a.build.success and a.full_reason is None, (a.full_reason,
+                                                               a.build.failures)
+            b = refresh(full, as_of=as_of.isoformat(), variables=variables,
+                        full_refresh=True, target_dir=target_dir / "gracefull")
+            assert b.build.success, b.build.failures
+            problems = differences(table_rows(incremental), table_rows(full))
+            assert problems == [], f"as_of {as_of}:\n" + "\n".join(problems)
+            listed = fetchall(incremental, "select count(*) from reporting_private.review_queue"
+                                           " where review_item_id = %s", (item,))
+            assert listed == [(int(is_gap),)], (as_of, listed)
+    finally:
+        drop_database(incremental)
+        drop_database(full)

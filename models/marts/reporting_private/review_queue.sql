@@ -13,8 +13,9 @@
 
     Kept incrementally: a booking's items depend only on its fact row and its lead's
     CRM row, so a batch rewrites the items of the chains whose outcome it decided
-    again (or removed) and of the leads it touched; the gap items, which move with
-    as_of, are rewritten whole (macros/incremental.sql, delete_review_scope). -#}
+    again (or removed) and of the leads it touched; of the gap items, which move with
+    as_of, those of the leads touched and those whose detected_at crossed the grace
+    period (macros/incremental.sql, crossed_grace and delete_review_scope). -#}
 
 -- depends_on: {{ ref('int_booking_outcomes') }}
 -- depends_on: {{ ref('int_changed_chains') }}
@@ -58,6 +59,12 @@ chains as (
 gaps as (
 
     select * from {{ ref('reconciliation_gaps') }}
+    {% if is_incremental() %}
+    -- the gaps of the leads touched, and those that crossed the grace period
+    -- (macros/incremental.sql, crossed_grace)
+    where lead_id in (select lead_id from {{ ref('int_changed_leads') }})
+       or {{ crossed_grace('detected_at') }}
+    {% endif %}
 
 ),
 
