@@ -44,14 +44,22 @@
     below can change: [min(as_ofs) - the longest threshold, max(as_ofs)]. Either
     direction (an --as-of before the last one too). -#}
 {% macro crossed_clock(end_at) -%}
-    {%- set prev = refresh_state()['prev_as_of'] -%}
     {%- set longest = [var('review_after_hours'), var('assume_completed_after_hours') or 0] | max -%}
+    {{ between_as_ofs(end_at, "interval '1 hour' * " ~ longest) }}
+{%- endmacro %}
+
+{#- `ts` within [min(as_ofs) - below, max(as_ofs) - above], the as_ofs being this
+    batch's and the last completed one's (true without a last one): the values for
+    which a comparison of `ts` with as_of minus an offset between `above` and `below`
+    can have changed since the last batch. The clock and grace rules are two uses. -#}
+{% macro between_as_ofs(ts, below, above=none) -%}
+    {%- set prev = refresh_state()['prev_as_of'] -%}
     {%- if prev is none -%}
         true
     {%- else -%}
-        ({{ end_at }} >= least({{ as_of() }}, cast('{{ prev }}' as timestamptz))
-                         - interval '1 hour' * {{ longest }}
-         and {{ end_at }} <= greatest({{ as_of() }}, cast('{{ prev }}' as timestamptz)))
+        ({{ ts }} >= least({{ as_of() }}, cast('{{ prev }}' as timestamptz)) - {{ below }}
+         and {{ ts }} <= greatest({{ as_of() }}, cast('{{ prev }}' as timestamptz))
+             {%- if above is not none %} - {{ above }}{% endif %})
     {%- endif -%}
 {%- endmacro %}
 
@@ -85,15 +93,8 @@
     it has no date). Between the last batch's as_of and this one, only a disagreement
     detected in [min(as_ofs) - grace, max(as_ofs) - grace] can change sides. -#}
 {% macro crossed_grace(detected_at) -%}
-    {%- set prev = refresh_state()['prev_as_of'] -%}
     {%- set grace = "interval '1 minute' * " ~ var('crm_sync_grace_minutes') -%}
-    {%- if prev is none -%}
-        true
-    {%- else -%}
-        ({{ detected_at }} >= least({{ as_of() }}, cast('{{ prev }}' as timestamptz)) - {{ grace }}
-         and {{ detected_at }} <= greatest({{ as_of() }}, cast('{{ prev }}' as timestamptz))
-                                  - {{ grace }})
-    {%- endif -%}
+    {{ between_as_ofs(detected_at, grace, grace) }}
 {%- endmacro %}
 
 {#- pre_hook of `review_queue`: in an incremental run, remove the items the batch writes
