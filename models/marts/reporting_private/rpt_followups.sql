@@ -21,36 +21,37 @@ leads as (
 
 ),
 
-recent as (
+{%- set window_start = as_of() ~ " - interval '1 day' * " ~ var('followup_days') %}
+
+recent_bookings as (
 
     -- the no-shows whose slot began, and the cancellations made, in the window: two
     -- branches, each read by an index on its own time column
-    select
-        bookings.*,
-        chains.booker_email,
-        chains.booker_name,
-        bookings.start_at as followup_at
-
+    select bookings.*, bookings.start_at as followup_at
     from bookings
-    inner join chains on chains.booking_id = bookings.booking_id
     where bookings.outcome = 'no_show'
-      and bookings.start_at > {{ as_of() }} - interval '1 day' * {{ var('followup_days') }}
+      and bookings.start_at > {{ window_start }}
       and bookings.start_at <= {{ as_of() }}
 
     union all
 
-    select
-        bookings.*,
-        chains.booker_email,
-        chains.booker_name,
-        bookings.latest_calcom_event_at as followup_at
-
+    select bookings.*, bookings.latest_calcom_event_at as followup_at
     from bookings
-    inner join chains on chains.booking_id = bookings.booking_id
     where bookings.outcome = 'cancelled'
-      and bookings.latest_calcom_event_at
-          > {{ as_of() }} - interval '1 day' * {{ var('followup_days') }}
+      and bookings.latest_calcom_event_at > {{ window_start }}
       and bookings.latest_calcom_event_at <= {{ as_of() }}
+
+),
+
+recent as (
+
+    select
+        recent_bookings.*,
+        chains.booker_email,
+        chains.booker_name
+
+    from recent_bookings
+    inner join chains on chains.booking_id = recent_bookings.booking_id
 
 ),
 
