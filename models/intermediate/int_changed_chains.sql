@@ -7,23 +7,26 @@
 
 with recursive
 
-uids as (
-
-    select booking_uid, parent_uid from {{ ref('int_booking_uids') }}
-
-),
+-- each step probes int_booking_uids by index, one uid at a time (a lateral subquery
+-- with `offset 0` is never flattened into a join): a batch's chains are a few
+-- thousand uids, and a hash join would scan every uid at each step of the recursion
 
 up as (
 
     select uids.booking_uid, uids.parent_uid
-    from uids
+    from {{ ref('int_booking_uids') }} as uids
     where uids.booking_uid in (select booking_uid from {{ ref('int_changed_booking_uids') }})
 
     union
 
     select parent.booking_uid, parent.parent_uid
-    from uids as parent
-    inner join up on parent.booking_uid = up.parent_uid
+    from up
+    cross join lateral (
+        select uids.booking_uid, uids.parent_uid
+        from {{ ref('int_booking_uids') }} as uids
+        where uids.booking_uid = up.parent_uid
+        offset 0
+    ) as parent
 
 ),
 
@@ -34,8 +37,13 @@ down as (
     union
 
     select child.booking_uid
-    from uids as child
-    inner join down on child.parent_uid = down.booking_uid
+    from down
+    cross join lateral (
+        select uids.booking_uid
+        from {{ ref('int_booking_uids') }} as uids
+        where uids.parent_uid = down.booking_uid
+        offset 0
+    ) as child
 
 )
 
