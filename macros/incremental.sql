@@ -64,11 +64,13 @@
 {%- endmacro %}
 
 {#- pre_hook of a model rebuilt for a scope: in an incremental run, remove the rows the
-    scope will write again (the same transaction as the insert). -#}
+    scope will write again (the same transaction as the insert). `= any(array(...))`,
+    not `in (select ...)`: the scope is read first and the rows are found by index; a
+    semi-join would be planned as a hash join that scans the whole table. -#}
 {% macro delete_scope(column, scope_model, scope_column=none) -%}
     {%- if is_incremental() -%}
-        delete from {{ this }} where {{ column }} in (
-            select {{ scope_column or column }} from {{ ref(scope_model) }})
+        delete from {{ this }} where {{ column }} = any(array(
+            select {{ scope_column or column }} from {{ ref(scope_model) }}))
     {%- else -%}
         select 1
     {%- endif -%}
@@ -80,7 +82,7 @@
 {% macro delete_vanished_chains() -%}
     {%- if is_incremental() -%}
         delete from {{ this }}
-        where booking_id in (select booking_uid from {{ ref('int_changed_chains') }})
+        where booking_id = any(array(select booking_uid from {{ ref('int_changed_chains') }}))
           and not exists (select 1 from {{ ref('int_booking_chains') }} as chains
                           where chains.booking_id = {{ this }}.booking_id)
     {%- else -%}

@@ -43,11 +43,20 @@ leads as (
 
 usable_events as not materialized (
 
+    {% if is_incremental() %}
+    -- only the events of the chains being decided (their current uids), read by index
+    -- uid by uid (`offset 0`: never flattened into a hash join that scans every event)
+    select events.*
+    from (select distinct current_booking_uid from {{ ref('int_changed_outcomes') }}) as scope
+    cross join lateral (
+        select * from {{ ref('int_webhook_events_checked') }} as uid_events
+        where uid_events.booking_uid = scope.current_booking_uid
+          and uid_events.feed_problem is null
+        offset 0
+    ) as events
+    {% else %}
     select * from {{ ref('int_webhook_events_checked') }}
     where feed_problem is null
-    {% if is_incremental() %}
-      -- only the events of the chains being decided (their current uids)
-      and booking_uid in (select current_booking_uid from {{ ref('int_changed_outcomes') }})
     {% endif %}
 
 ),
@@ -59,8 +68,9 @@ attendees as (
     from {{ ref('stg_calcom__event_attendees') }} as attendee_rows
     inner join usable_events on usable_events.event_id = attendee_rows.event_id
     {% if is_incremental() %}
-    where attendee_rows.booking_uid in (
-        select current_booking_uid from {{ ref('int_changed_outcomes') }})
+        -- (the same uid, parsed from the same body: it keeps the scope's attendees to
+        -- the events read above, by the attendees' index on event_id)
+        and attendee_rows.booking_uid = usable_events.booking_uid
     {% endif %}
 
 ),
@@ -100,10 +110,18 @@ latest_manual as (
 
 usable_snapshots as (
 
+    {% if is_incremental() %}
+    select snapshots.*
+    from (select distinct current_booking_uid from {{ ref('int_changed_outcomes') }}) as scope
+    cross join lateral (
+        select * from {{ ref('int_api_bookings_checked') }} as uid_snapshots
+        where uid_snapshots.booking_uid = scope.current_booking_uid
+          and uid_snapshots.feed_problem is null
+        offset 0
+    ) as snapshots
+    {% else %}
     select * from {{ ref('int_api_bookings_checked') }}
     where feed_problem is null
-    {% if is_incremental() %}
-      and booking_uid in (select current_booking_uid from {{ ref('int_changed_outcomes') }})
     {% endif %}
 
 ),

@@ -110,10 +110,17 @@ changed_leads as (
 
 snapshots as (
 
-    -- all the new rows of the leads that changed, and every row of the rebuilt leads
-    select new_rows.*
-    from new_rows
-    where new_rows.lead_id in (select lead_id from changed_leads)
+    -- all the new rows of the leads that changed (read again by primary key, lead by
+    -- lead: `offset 0` keeps the planner from scanning the whole export a second
+    -- time for what is usually a few hundred leads), and every row of the rebuilt leads
+    select changed_rows.*
+    from changed_leads
+    cross join lateral (
+        select new_rows.*
+        from new_rows
+        where new_rows.lead_id = changed_leads.lead_id
+        offset 0
+    ) as changed_rows
 
     union all
 
