@@ -17,10 +17,19 @@ with
 
 statements as (
 
-    select * from {{ ref('int_booking_statements') }}
     {% if is_incremental() %}
-    -- an incremental batch rebuilds only the uids it changed
-    where booking_uid in (select booking_uid from {{ ref('int_changed_booking_uids') }})
+    -- an incremental batch rebuilds only the uids it changed: their statements are
+    -- read by index, uid by uid (`offset 0` keeps the lateral subquery from being
+    -- flattened into a hash join that scans every statement)
+    select statements.*
+    from {{ ref('int_changed_booking_uids') }} as scope
+    cross join lateral (
+        select * from {{ ref('int_booking_statements') }} as uid_statements
+        where uid_statements.booking_uid = scope.booking_uid
+        offset 0
+    ) as statements
+    {% else %}
+    select * from {{ ref('int_booking_statements') }}
     {% endif %}
 
 ),
@@ -35,125 +44,114 @@ child_statements as (
 
 ),
 
-latest_lifecycle as (
+numbered as (
 
-    select distinct on (booking_uid)
-        booking_uid,
-        lifecycle_state as uid_state,
-        trigger_event as latest_lifecycle_trigger
+    -- every statement numbered within its uid, latest first: by statement time, ties
+    -- won by the webhook, then the fixed trigger order, then body hash. One sort; each
+    -- "latest statement that says X" below is the lowest number among those that do.
+    select
+        statements.*,
+        row_number() over (
+            partition by booking_uid
+            order by stated_at desc, source_rank desc, trigger_rank desc, body_sha256 desc
+        ) as rn,
+        -- a statement of the booking's state (its slot, booker and details speak first)
+        (lifecycle_state is not null or statement_source = 'api') as is_state_statement
 
     from statements
-    where lifecycle_state is not null
-    order by booking_uid, stated_at desc, source_rank desc, trigger_rank desc,
-        body_sha256 desc
 
 ),
 
-webhook_lifecycle as (
+picked as (
 
-    -- what the webhooks alone say: compared with the merged state, it tells which
-    -- changes only the API revealed
-    select distinct on (booking_uid)
-        booking_uid,
-        lifecycle_state as webhook_uid_state
+    -- the number of the statement each pick takes (the input stays in uid order, so
+    -- this needs no second sort)
+    select
+        numbered.*,
+        min(rn) filter (where lifecycle_state is not null) over uid as lifecycle_rn,
+        -- what the webhooks alone say: compared with the merged state, it tells which
+        -- changes only the API revealed
+        min(rn) filter (where lifecycle_state is not null and statement_source = 'webhook')
+            over uid as webhook_lifecycle_rn,
+        -- the slot, booker and details from the latest statement of the booking's state
+        -- that gives one, else from any (a no-show mark or a MEETING_* body)
+        coalesce(
+            min(rn) filter (where start_at is not null and is_state_statement) over uid,
+            min(rn) filter (where start_at is not null) over uid
+        ) as slot_rn,
+        coalesce(
+            min(rn) filter (where booker_email is not null and is_state_statement) over uid,
+            min(rn) filter (where booker_email is not null) over uid
+        ) as details_rn,
+        -- host, event type and location from the latest statement that states any
+        coalesce(
+            min(rn) filter (where (host_user_id is not null or host_email is not null
+                                   or event_type_id is not null or location is not null)
+                              and is_state_statement) over uid,
+            min(rn) filter (where host_user_id is not null or host_email is not null
+                                  or event_type_id is not null or location is not null)
+                over uid
+        ) as meta_rn,
+        min(rn) filter (where metadata_lead_id is not null) over uid as lead_rn,
+        -- the first creation event that names the uid it replaced (the highest number:
+        -- the earliest; among webhooks the order has no ties, bodies being unique)
+        max(rn) filter (where statement_source = 'webhook' and parent_uid is not null)
+            over uid as webhook_parent_rn,
+        min(rn) filter (where statement_source = 'api' and parent_uid is not null)
+            over uid as api_parent_rn,
+        min(rn) filter (where sms_reminder_number is not null) over uid as sms_rn,
+        min(rn) filter (where states_cancellation) over uid as cancellation_rn,
+        min(rn) filter (where statement_source = 'api') over uid as api_rn
 
-    from statements
-    where lifecycle_state is not null
-      and statement_source = 'webhook'
-    order by booking_uid, stated_at desc, trigger_rank desc, body_sha256 desc
-
-),
-
-latest_slot as (
-
-    -- the slot from the latest statement of the booking's state that gives one, else
-    -- from any (a no-show mark or a MEETING_* body)
-    select distinct on (booking_uid)
-        booking_uid,
-        start_at,
-        end_at,
-        event_id as slot_event_id
-
-    from statements
-    where start_at is not null
-    order by booking_uid,
-        (lifecycle_state is not null or statement_source = 'api') desc,
-        stated_at desc, source_rank desc, trigger_rank desc, body_sha256 desc
-
-),
-
-latest_details as (
-
-    select distinct on (booking_uid)
-        booking_uid,
-        booker_email,
-        booker_name,
-        event_type
-
-    from statements
-    where booker_email is not null
-    order by booking_uid,
-        (lifecycle_state is not null or statement_source = 'api') desc,
-        stated_at desc, source_rank desc, trigger_rank desc, body_sha256 desc
+    from numbered
+    window uid as (partition by booking_uid)
 
 ),
 
-latest_meta as (
+per_uid as (
 
-    -- host, event type and location from the latest statement that states any
-    select distinct on (booking_uid)
+    select
         booking_uid,
-        host_user_id,
-        host_name,
-        host_email,
-        event_type_id,
-        event_type_title,
-        location
+        max(lifecycle_state) filter (where rn = lifecycle_rn) as uid_state,
+        max(trigger_event) filter (where rn = lifecycle_rn) as latest_lifecycle_trigger,
+        max(lifecycle_state) filter (where rn = webhook_lifecycle_rn) as webhook_uid_state,
+        max(start_at) filter (where rn = slot_rn) as start_at,
+        max(end_at) filter (where rn = slot_rn) as end_at,
+        max(event_id) filter (where rn = slot_rn) as slot_event_id,
+        max(booker_email) filter (where rn = details_rn) as booker_email,
+        max(booker_name) filter (where rn = details_rn) as booker_name,
+        max(event_type) filter (where rn = details_rn) as event_type,
+        max(host_user_id) filter (where rn = meta_rn) as host_user_id,
+        max(host_name) filter (where rn = meta_rn) as host_name,
+        max(host_email) filter (where rn = meta_rn) as host_email,
+        max(event_type_id) filter (where rn = meta_rn) as event_type_id,
+        max(event_type_title) filter (where rn = meta_rn) as event_type_title,
+        max(location) filter (where rn = meta_rn) as location,
+        max(metadata_lead_id) filter (where rn = lead_rn) as metadata_lead_id,
+        max(parent_uid) filter (where rn = webhook_parent_rn) as webhook_parent_uid,
+        max(parent_uid) filter (where rn = api_parent_rn) as api_parent_uid,
+        max(sms_reminder_number) filter (where rn = sms_rn) as sms_reminder_number,
+        max(cancellation_reason) filter (where rn = cancellation_rn) as cancellation_reason,
+        max(cancelled_by) filter (where rn = cancellation_rn) as cancelled_by,
+        bool_or(is_reschedule_request) filter (where rn = cancellation_rn)
+            as is_reschedule_request,
+        bool_or(is_host_absent) filter (where rn = api_rn) as is_host_absent,
+        bool_or(is_creation) as has_creation_event,
+        bool_or(statement_source = 'api') as has_api_snapshot,
+        -- the first creation statement: a CREATED / REQUESTED / RESCHEDULED webhook, or
+        -- the API's createdAt (which also dates a booking whose first webhook was lost,
+        -- e.g. a REQUESTED before the host's confirmation)
+        min(case when is_creation or statement_source = 'api' then creation_at end)
+            as created_event_at,
+        min(case when statement_source = 'webhook' and not is_meeting_snapshot
+            then stated_at end) as first_event_at,
+        -- MEETING_* bodies carry the booking's creation time: a last resort only
+        min(case when is_meeting_snapshot then stated_at end) as meeting_snapshot_created_at,
+        max(change_at) as latest_calcom_event_at,
+        count(*) as statement_count
 
-    from statements
-    where host_user_id is not null or host_email is not null or event_type_id is not null
-        or location is not null
-    order by booking_uid,
-        (lifecycle_state is not null or statement_source = 'api') desc,
-        stated_at desc, source_rank desc, trigger_rank desc, body_sha256 desc
-
-),
-
-latest_lead as (
-
-    select distinct on (booking_uid)
-        booking_uid,
-        metadata_lead_id
-
-    from statements
-    where metadata_lead_id is not null
-    order by booking_uid, stated_at desc, source_rank desc, trigger_rank desc,
-        body_sha256 desc
-
-),
-
-webhook_parent as (
-
-    -- the first creation event that names the uid it replaced
-    select distinct on (booking_uid)
-        booking_uid,
-        parent_uid
-
-    from statements
-    where statement_source = 'webhook' and parent_uid is not null
-    order by booking_uid, stated_at asc, trigger_rank asc, body_sha256 asc
-
-),
-
-api_parent as (
-
-    select distinct on (booking_uid)
-        booking_uid,
-        parent_uid
-
-    from statements
-    where statement_source = 'api' and parent_uid is not null
-    order by booking_uid, stated_at desc, body_sha256 desc
+    from picked
+    group by booking_uid
 
 ),
 
@@ -169,93 +167,27 @@ api_child_link as (
 
 ),
 
-latest_sms as (
-
-    select distinct on (booking_uid)
-        booking_uid,
-        sms_reminder_number
-
-    from statements
-    where sms_reminder_number is not null
-    order by booking_uid, stated_at desc, source_rank desc, trigger_rank desc,
-        body_sha256 desc
-
-),
-
-latest_cancellation as (
-
-    select distinct on (booking_uid)
-        booking_uid,
-        cancellation_reason,
-        cancelled_by,
-        is_reschedule_request
-
-    from statements
-    where states_cancellation
-    order by booking_uid, stated_at desc, source_rank desc, trigger_rank desc,
-        body_sha256 desc
-
-),
-
-latest_api as (
-
-    select distinct on (booking_uid)
-        booking_uid,
-        is_host_absent
-
-    from statements
-    where statement_source = 'api'
-    order by booking_uid, stated_at desc, body_sha256 desc
-
-),
-
-per_uid as (
+uids as (
 
     select
-        booking_uid,
-        bool_or(is_creation) as has_creation_event,
-        bool_or(statement_source = 'api') as has_api_snapshot,
-        -- the first creation statement: a CREATED / REQUESTED / RESCHEDULED webhook, or
-        -- the API's createdAt (which also dates a booking whose first webhook was lost,
-        -- e.g. a REQUESTED before the host's confirmation)
-        min(case when is_creation or statement_source = 'api' then creation_at end)
-            as created_event_at,
-        min(case when statement_source = 'webhook' and not is_meeting_snapshot
-            then stated_at end) as first_event_at,
-        -- MEETING_* bodies carry the booking's creation time: a last resort only
-        min(case when is_meeting_snapshot then stated_at end) as meeting_snapshot_created_at,
-        max(change_at) as latest_calcom_event_at,
-        count(*) as statement_count
-
-    from statements
-    group by booking_uid
-
-),
-
-links as (
-
-    select
-        per_uid.booking_uid,
-        coalesce(webhook_parent.parent_uid, api_parent.parent_uid, api_child_link.parent_uid)
-            as parent_uid
+        per_uid.*,
+        coalesce(per_uid.webhook_parent_uid, per_uid.api_parent_uid,
+                 api_child_link.parent_uid) as parent_uid
 
     from per_uid
-    left join webhook_parent on webhook_parent.booking_uid = per_uid.booking_uid
-    left join api_parent on api_parent.booking_uid = per_uid.booking_uid
     left join api_child_link on api_child_link.booking_uid = per_uid.booking_uid
 
 ),
 
 phantom_parents as (
 
-    select distinct links.parent_uid as booking_uid
-    from links
-    left join per_uid on per_uid.booking_uid = links.parent_uid
-    where links.parent_uid is not null
-      and per_uid.booking_uid is null
+    select distinct uids.parent_uid as booking_uid
+    from uids
+    where uids.parent_uid is not null
+      and not exists (select 1 from uids as named where named.booking_uid = uids.parent_uid)
       {% if is_incremental() %}
       -- a batch (re)writes only the uids in its scope: the others stay as they are
-      and links.parent_uid in (select booking_uid from {{ ref('int_changed_booking_uids') }})
+      and uids.parent_uid in (select booking_uid from {{ ref('int_changed_booking_uids') }})
       {% endif %}
 
     {% if is_incremental() %}
@@ -268,26 +200,43 @@ phantom_parents as (
       -- not exists, never not in: an anti join Postgres can hash at any size
       and not exists (select 1 from {{ ref('int_changed_booking_uids') }} as scope
                       where scope.booking_uid = kept.booking_uid)
-      and not exists (select 1 from per_uid where per_uid.booking_uid = kept.parent_uid)
+      and not exists (select 1 from uids where uids.booking_uid = kept.parent_uid)
     {% endif %}
 
 ),
 
 all_uids as (
 
-    select * from per_uid
+    select * from uids
 
     union all
 
+    -- a uid known only as a reschedule link: no statement says anything about it
     select
-        booking_uid,
+        phantom_parents.booking_uid,
+        {%- for column in ['uid_state', 'latest_lifecycle_trigger', 'webhook_uid_state'] %}
+        cast(null as text) as {{ column }},
+        {%- endfor %}
+        cast(null as timestamptz) as start_at,
+        cast(null as timestamptz) as end_at,
+        cast(null as bigint) as slot_event_id,
+        {%- for column in ['booker_email', 'booker_name', 'event_type', 'host_user_id',
+                           'host_name', 'host_email', 'event_type_id', 'event_type_title',
+                           'location', 'metadata_lead_id', 'webhook_parent_uid',
+                           'api_parent_uid', 'sms_reminder_number', 'cancellation_reason',
+                           'cancelled_by'] %}
+        cast(null as text) as {{ column }},
+        {%- endfor %}
+        cast(null as boolean) as is_reschedule_request,
+        cast(null as boolean) as is_host_absent,
         false as has_creation_event,
         false as has_api_snapshot,
         cast(null as timestamptz) as created_event_at,
         cast(null as timestamptz) as first_event_at,
         cast(null as timestamptz) as meeting_snapshot_created_at,
         cast(null as timestamptz) as latest_calcom_event_at,
-        0 as statement_count
+        0 as statement_count,
+        cast(null as text) as parent_uid
 
     from phantom_parents
 
@@ -296,53 +245,40 @@ all_uids as (
 final as (
 
     select
-        all_uids.booking_uid,
-        links.parent_uid,
-        all_uids.has_creation_event,
-        all_uids.has_api_snapshot,
-        cast(all_uids.statement_count as integer) as event_count,
+        booking_uid,
+        parent_uid,
+        has_creation_event,
+        has_api_snapshot,
+        cast(statement_count as integer) as event_count,
         -- no statement of its state (only marks or MEETING_* bodies): it happened
-        coalesce(latest_lifecycle.uid_state, 'accepted') as uid_state,
-        coalesce(webhook_lifecycle.webhook_uid_state, 'accepted') as webhook_uid_state,
-        all_uids.has_api_snapshot and not all_uids.has_creation_event as is_revealed_by_api,
-        latest_lifecycle.latest_lifecycle_trigger,
-        latest_slot.start_at,
-        latest_slot.end_at,
-        latest_slot.slot_event_id,
-        latest_details.booker_email,
-        latest_details.booker_name,
-        latest_details.event_type,
-        latest_meta.event_type_id,
-        latest_meta.event_type_title,
-        latest_meta.location,
-        latest_meta.host_user_id,
-        latest_meta.host_name,
-        latest_meta.host_email,
-        latest_lead.metadata_lead_id,
-        latest_sms.sms_reminder_number,
-        latest_cancellation.cancellation_reason,
-        latest_cancellation.cancelled_by,
-        coalesce(latest_cancellation.is_reschedule_request, false) as is_reschedule_request,
-        coalesce(latest_api.is_host_absent, false) as is_host_absent,
-        all_uids.created_event_at,
-        coalesce(
-            all_uids.created_event_at,
-            all_uids.first_event_at,
-            all_uids.meeting_snapshot_created_at
-        ) as uid_booked_at,
-        all_uids.latest_calcom_event_at
+        coalesce(uid_state, 'accepted') as uid_state,
+        coalesce(webhook_uid_state, 'accepted') as webhook_uid_state,
+        has_api_snapshot and not has_creation_event as is_revealed_by_api,
+        latest_lifecycle_trigger,
+        start_at,
+        end_at,
+        slot_event_id,
+        booker_email,
+        booker_name,
+        event_type,
+        event_type_id,
+        event_type_title,
+        location,
+        host_user_id,
+        host_name,
+        host_email,
+        metadata_lead_id,
+        sms_reminder_number,
+        cancellation_reason,
+        cancelled_by,
+        coalesce(is_reschedule_request, false) as is_reschedule_request,
+        coalesce(is_host_absent, false) as is_host_absent,
+        created_event_at,
+        coalesce(created_event_at, first_event_at, meeting_snapshot_created_at)
+            as uid_booked_at,
+        latest_calcom_event_at
 
     from all_uids
-    left join links on links.booking_uid = all_uids.booking_uid
-    left join latest_lifecycle on latest_lifecycle.booking_uid = all_uids.booking_uid
-    left join webhook_lifecycle on webhook_lifecycle.booking_uid = all_uids.booking_uid
-    left join latest_slot on latest_slot.booking_uid = all_uids.booking_uid
-    left join latest_details on latest_details.booking_uid = all_uids.booking_uid
-    left join latest_meta on latest_meta.booking_uid = all_uids.booking_uid
-    left join latest_lead on latest_lead.booking_uid = all_uids.booking_uid
-    left join latest_sms on latest_sms.booking_uid = all_uids.booking_uid
-    left join latest_cancellation on latest_cancellation.booking_uid = all_uids.booking_uid
-    left join latest_api on latest_api.booking_uid = all_uids.booking_uid
 
 )
 
