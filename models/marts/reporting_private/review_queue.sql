@@ -50,7 +50,7 @@ scoped_bookings as (
 
 ),
 
-chains as (
+chains as not materialized (
 
     select * from {{ ref('int_booking_chains') }}
 
@@ -68,7 +68,7 @@ gaps as (
 
 ),
 
-leads as (
+leads as not materialized (
 
     select * from {{ ref('stg_crm__leads') }}
 
@@ -144,9 +144,26 @@ final as (
         cast(items.detail as text) as detail
 
     from items
+    {% if is_incremental() %}
+    -- a batch's few thousand items: their names are looked up by index, item by item
+    -- (`offset 0` keeps each lookup from becoming a hash join over the whole table)
+    left join lateral (
+        select fact.lead_source, fact.start_at, fact.outcome
+        from bookings as fact where fact.booking_id = items.booking_id offset 0
+    ) as bookings on true
+    left join lateral (
+        select chain.booker_name, chain.booker_email
+        from chains as chain where chain.booking_id = items.booking_id offset 0
+    ) as chains on true
+    left join lateral (
+        select lead.lead_name, lead.lead_email
+        from leads as lead where lead.lead_id = items.lead_id offset 0
+    ) as leads on true
+    {% else %}
     left join bookings on bookings.booking_id = items.booking_id
     left join chains on chains.booking_id = items.booking_id
     left join leads on leads.lead_id = items.lead_id
+    {% endif %}
 
 )
 
