@@ -76,6 +76,25 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The rows of `relation` whose `column` is a value of the scope (`scope_column` of
+    `scope_relation`), read by index, value by value: a lateral subquery with `offset 0`
+    is never flattened into a join, so the planner cannot hash the scope and scan the
+    whole table, and it estimates from the scope table's real row count (a `= any(array
+    (...))` filter would be guessed at about ten rows and can turn the rest of a larger
+    query into nested loops). `where`: an extra condition on the rows. -#}
+{% macro rows_of_scope(relation, column, scope_relation, scope_column, where=none) -%}
+    select scoped_rows.*
+    from (select distinct {{ scope_column }} as scope_value from {{ scope_relation }}) as scope
+    cross join lateral (
+        select * from {{ relation }} as scope_rows
+        where scope_rows.{{ column }} = scope.scope_value
+        {%- if where %}
+          and {{ where }}
+        {%- endif %}
+        offset 0
+    ) as scoped_rows
+{%- endmacro %}
+
 {#- pre_hook of a per-chain model: a chain the batch merged into another (its root is
     no longer a root) leaves no row behind (before the insert: its current uid now
     belongs to the chain that absorbed it). -#}

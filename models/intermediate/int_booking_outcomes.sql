@@ -44,16 +44,10 @@ leads as (
 usable_events as not materialized (
 
     {% if is_incremental() %}
-    -- only the events of the chains being decided (their current uids), read by index
-    -- uid by uid (`offset 0`: never flattened into a hash join that scans every event)
-    select events.*
-    from (select distinct current_booking_uid from {{ ref('int_changed_outcomes') }}) as scope
-    cross join lateral (
-        select * from {{ ref('int_webhook_events_checked') }} as uid_events
-        where uid_events.booking_uid = scope.current_booking_uid
-          and uid_events.feed_problem is null
-        offset 0
-    ) as events
+    -- only the events of the chains being decided (their current uids), by index
+    {{ rows_of_scope(ref('int_webhook_events_checked'), 'booking_uid',
+                     ref('int_changed_outcomes'), 'current_booking_uid',
+                     where='scope_rows.feed_problem is null') }}
     {% else %}
     select * from {{ ref('int_webhook_events_checked') }}
     where feed_problem is null
@@ -111,14 +105,9 @@ latest_manual as (
 usable_snapshots as (
 
     {% if is_incremental() %}
-    select snapshots.*
-    from (select distinct current_booking_uid from {{ ref('int_changed_outcomes') }}) as scope
-    cross join lateral (
-        select * from {{ ref('int_api_bookings_checked') }} as uid_snapshots
-        where uid_snapshots.booking_uid = scope.current_booking_uid
-          and uid_snapshots.feed_problem is null
-        offset 0
-    ) as snapshots
+    {{ rows_of_scope(ref('int_api_bookings_checked'), 'booking_uid',
+                     ref('int_changed_outcomes'), 'current_booking_uid',
+                     where='scope_rows.feed_problem is null') }}
     {% else %}
     select * from {{ ref('int_api_bookings_checked') }}
     where feed_problem is null

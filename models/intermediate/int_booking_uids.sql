@@ -18,16 +18,9 @@ with
 statements as (
 
     {% if is_incremental() %}
-    -- an incremental batch rebuilds only the uids it changed: their statements are
-    -- read by index, uid by uid (`offset 0` keeps the lateral subquery from being
-    -- flattened into a hash join that scans every statement)
-    select statements.*
-    from {{ ref('int_changed_booking_uids') }} as scope
-    cross join lateral (
-        select * from {{ ref('int_booking_statements') }} as uid_statements
-        where uid_statements.booking_uid = scope.booking_uid
-        offset 0
-    ) as statements
+    -- an incremental batch rebuilds only the uids it changed: their statements, by index
+    {{ rows_of_scope(ref('int_booking_statements'), 'booking_uid',
+                     ref('int_changed_booking_uids'), 'booking_uid') }}
     {% else %}
     select * from {{ ref('int_booking_statements') }}
     {% endif %}
