@@ -32,9 +32,6 @@ from ingest.db import init_db
 
 SECRET = "bad-data-secret"
 NOW = datetime.now(UTC).replace(microsecond=0)
-# both refreshes run as of a moment after the test's deliveries, so the refusals it
-# provokes fall inside feed health's "last 7 days"
-BUILD_AS_OF = (NOW + timedelta(minutes=5)).isoformat()
 
 
 def iso(ts: datetime) -> str:
@@ -98,7 +95,11 @@ def poisoned(tmp_path_factory):
     init_db(dsn)
     store_bodies(dsn, sc.bodies)
     load_crm(dsn, sc)
-    first = refresh(dsn, as_of=BUILD_AS_OF, target_dir=target, unit_tests=False)
+    # both refreshes run as of a moment after the test's deliveries, so the refusals it
+    # provokes fall inside feed health's "last 7 days"; taken when the fixture runs, not
+    # when the module is imported (tests collected before this one can take minutes)
+    build_as_of = (datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=10)).isoformat()
+    first = refresh(dsn, as_of=build_as_of, target_dir=target, unit_tests=False)
     assert first.build.success, first.build.failures
     before = {
         "bookings": fetchall(dsn, "select booking_id, outcome, start_at from"
@@ -114,7 +115,7 @@ def poisoned(tmp_path_factory):
         answers.append(post_webhook(live.url, NOT_JSON, SECRET).status)
         junk = [post_webhook(live.url, b'{"triggerEvent": "BOOKING_CREATED"}').status
                 for _ in range(12)]
-    second = refresh(dsn, as_of=BUILD_AS_OF, target_dir=target, unit_tests=False)
+    second = refresh(dsn, as_of=build_as_of, target_dir=target, unit_tests=False)
     yield {"dsn": dsn, "before": before, "answers": answers, "junk": junk, "second": second,
            "expected_status": sc.expected()["feed_status"], "target": target}
     drop_database(dsn)
