@@ -7,7 +7,9 @@ For each size, with the project's generator (14 weeks of history, bench/scale_da
 and the real CLI on a throwaway database on TEST_PG_ADMIN_URL's server:
 
 1. ``import-events`` of the history (every delivery before the last 24 h) and
-   ``load-crm`` of the CRM export: wall time and the process's own peak RSS;
+   ``load-crm`` of the CRM export: wall time and the process's own peak RSS
+   (``--crm-exports K``: the export loaded K times, as K daily exports already in the
+   history: the raw CRM table keeps every export);
 2. ``refresh --full-refresh`` as of 24 h before the end: the full build;
 3. ``import-events`` of the last 24 h and ``load-crm`` of the export again (a daily
    reload: most rows unchanged), then ``refresh`` as of the end: the one-day refresh;
@@ -91,7 +93,7 @@ def slowest_nodes(data_dir: str, n: int = 6) -> list[tuple[str, float]]:
     return [(name, round(secs, 2)) for name, secs in nodes[:n]]
 
 
-def one_size(leads: int, cache: Path, keep: bool) -> dict[str, float]:
+def one_size(leads: int, cache: Path, keep: bool, crm_exports: int = 1) -> dict[str, float]:
     data = ensure(leads, cache)
     meta = json.loads((data / "meta.json").read_text())
     name = f"brscale_{leads}_{uuid.uuid4().hex[:6]}"
@@ -101,13 +103,16 @@ def one_size(leads: int, cache: Path, keep: bool) -> dict[str, float]:
     env = dict(os.environ, DATABASE_URL=dsn, DBT_SEND_ANONYMOUS_USAGE_STATS="false",
                BOOKING_REPORT_DATA_DIR=f"/tmp/{name}-data")
     figures: dict[str, float] = {"leads": leads, "raw events": meta["history_events"]
-                                 + meta["day_events"], "1-day events": meta["day_events"]}
+                                 + meta["day_events"], "1-day events": meta["day_events"],
+                                 "CRM exports": crm_exports + 1}
     try:
         run_cli(["init-db"], env)
         secs, peak, _ = run_cli(["import-events", str(data / "history.jsonl")], env)
         figures["import-events (s)"], figures["import-events peak (MB)"] = secs, peak
         secs, peak, _ = run_cli(["load-crm", str(data / "crm.csv")], env)
         figures["load-crm (s)"], figures["load-crm peak (MB)"] = secs, peak
+        for _ in range(crm_exports - 1):
+            run_cli(["load-crm", str(data / "crm.csv")], env)
         secs, _, _ = run_cli(["refresh", "--no-sync", "--full-refresh",
                               "--as-of", meta["history_as_of"]], env)
         figures["full build (s)"] = secs
@@ -136,16 +141,20 @@ def main() -> None:
     parser.add_argument("--leads", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--keep", action="store_true", help="keep the databases")
+    parser.add_argument("--crm-exports", type=int, default=1,
+                        help="CRM exports in the history before the day's (default 1)")
     args = parser.parse_args()
     results = []
     for n in args.leads:
-        figures = one_size(n, args.cache, args.keep)
+        figures = one_size(n, args.cache, args.keep, args.crm_exports)
         results.append(figures)
         print(json.dumps(figures), file=sys.stderr)
         print(f"\n== {n:,} leads, {int(figures['raw events']):,} raw events "
-              f"({int(figures['1-day events']):,} in the last day)")
+              f"({int(figures['1-day events']):,} in the last day), "
+              f"{int(figures['CRM exports'])} CRM exports")
         for key, value in figures.items():
-            if key in ("leads", "raw events", "1-day events", "slowest dbt nodes"):
+            if key in ("leads", "raw events", "1-day events", "CRM exports",
+                       "slowest dbt nodes"):
                 continue
             target = TARGETS.get(key)
             verdict = "" if target is None else (
