@@ -193,3 +193,19 @@
     {%- endif %}
     select 1
 {%- endmacro %}
+
+{#- post_hook: a partial index on `column` of the rows where `where` holds, for a mart
+    that lists the rare rows of a large table (the feed problems among every event ever
+    received): an index of a few rows instead of a scan of the whole table on every
+    refresh. dbt's `indexes` config has no predicate. Created when the table has no
+    partial index yet (a new table; a full rebuild makes a new one), so a model can have
+    one. Unnamed: Postgres names it, and a full rebuild's backup table keeps its own
+    until dbt drops it. -#}
+{% macro partial_index(column, where) -%}
+    do $partial_index$ begin
+        if not exists (select 1 from pg_index
+                       where indrelid = to_regclass('{{ this }}') and indpred is not null) then
+            create index on {{ this }} ({{ column }}) where {{ where }};
+        end if;
+    end $partial_index$
+{%- endmacro %}

@@ -7,6 +7,7 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='event_id',
+    post_hook="{{ partial_index('event_id', 'feed_problem is not null') }}",
     indexes=[{'columns': ['event_id'], 'unique': true}, {'columns': ['booking_uid']}],
 ) }}
 
@@ -20,14 +21,15 @@ events as (
     {% if is_incremental() %}
     -- the new events, and every older event of a uid they touch (a new creation can
     -- make an older one a uid_conflict): two disjoint branches, each read by an index
-    -- (one `or` of the two read every staged event)
+    -- (one `or` of the two read every staged event). The older ones uid by uid: as a
+    -- semi-join the planner hashed the uids and scanned every event ever staged.
     where {{ is_changed() }}
 
     union all
 
-    select * from {{ ref('stg_calcom__webhook_events') }}
-    where not {{ is_changed() }}
-      and booking_uid in (select booking_uid from {{ ref('int_changed_booking_uids') }})
+    {{ rows_of_scope(ref('stg_calcom__webhook_events'), 'booking_uid',
+                     ref('int_changed_booking_uids'), 'booking_uid',
+                     where='not (' ~ is_changed('scope_rows.batch_no') ~ ')') }}
     {% endif %}
 
 ),

@@ -182,6 +182,16 @@ def test_incremental_refreshes_equal_a_full_refresh(seed, crm_churn, target_dir)
         log = fetchall(incremental, "select batch_no, was_full_refresh"
                                     " from booking_intermediate.int_refresh_log order by 1")
         assert log == [(1, True), (2, False), (3, False), (4, False)]
+        # the partial indexes `feed_problems` reads by (macros/incremental.sql,
+        # partial_index): exactly one per table after a first build and incremental
+        # batches, and after full rebuilds that each replaced a table holding one
+        for dsn in (incremental, full):
+            partial = fetchall(dsn, "select class.relname, pg_get_expr(ix.indpred, ix.indrelid)"
+                                    " from pg_index as ix"
+                                    " join pg_class as class on class.oid = ix.indrelid"
+                                    " where ix.indpred is not null order by 1")
+            assert partial == [("fct_bookings", "(slot_problem IS NOT NULL)"),
+                               ("int_webhook_events_checked", "(feed_problem IS NOT NULL)")]
         if not crm_churn:
             # the CRM's last word is the export the truth knows: the oracle holds too
             problems = mismatches(incremental, sc.expected(synced=True))

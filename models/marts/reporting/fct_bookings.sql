@@ -6,6 +6,7 @@
     unique_key='booking_id',
     on_schema_change='fail',
     pre_hook="{{ delete_vanished_chains() }}",
+    post_hook="{{ partial_index('booking_id', 'slot_problem is not null') }}",
     indexes=[{'columns': ['current_booking_uid'], 'unique': true}, {'columns': ['lead_id']},
              {'columns': ['booked_at']}, {'columns': ['start_at']},
              {'columns': ['latest_calcom_event_at']}],
