@@ -94,36 +94,50 @@ delivery_stats as materialized (
 
 ),
 
-booking_stats as materialized (
+recent_booking_stats as materialized (
 
+    -- one read of the window's bookings for every count of them
     select
-        (select count(*) from bookings
-            where booked_at > {{ as_of() }} - interval '1 day' * {{ var('feed_missing_share_lookback_days') }}
-              and booked_at <= {{ as_of() }}) as recent_chains,
-        (select count(*) from bookings
-            where has_incomplete_history
-              and booked_at > {{ as_of() }} - interval '1 day' * {{ var('feed_missing_share_lookback_days') }}
-              and booked_at <= {{ as_of() }}) as recent_incomplete_chains,
-        (select count(*) from leads
+        count(*) as recent_chains,
+        count(*) filter (where has_incomplete_history) as recent_incomplete_chains,
+        count(*) filter (where api_recovery = 'booking') as recovered_bookings_28d,
+        count(*) filter (where api_recovery = 'change') as recovered_changes_28d
+
+    from bookings
+    where booked_at > {{ as_of() }} - interval '1 day' * {{ var('feed_missing_share_lookback_days') }}
+      and booked_at <= {{ as_of() }}
+
+),
+
+lead_stats as materialized (
+
+    -- one read of the leads for both counts
+    select
+        count(*) filter (
             where is_crm_only_booking
               and first_booked_at > {{ as_of() }} - interval '1 day' * {{ var('feed_missing_share_lookback_days') }}
               and first_booked_at <= {{ as_of() }}) as recent_crm_only_bookings,
-        (select count(*) from bookings
-            where api_recovery = 'booking'
-              and booked_at > {{ as_of() }} - interval '1 day' * {{ var('feed_missing_share_lookback_days') }}
-              and booked_at <= {{ as_of() }}) as recovered_bookings_28d,
-        (select count(*) from bookings
-            where api_recovery = 'change'
-              and booked_at > {{ as_of() }} - interval '1 day' * {{ var('feed_missing_share_lookback_days') }}
-              and booked_at <= {{ as_of() }}) as recovered_changes_28d,
+        count(*) as lead_count
+
+    from leads
+
+),
+
+booking_stats as materialized (
+
+    select
+        recent_booking_stats.*,
+        lead_stats.*,
         (select max(finished_at) from sync_runs
             where sync_status = 'succeeded' and finished_at <= {{ as_of() }}) as last_sync_at,
         (select count(*) from gaps) as open_gaps,
         (select count(*) from problems) as feed_problems,
         (select count(*) from problems
             where received_at > {{ as_of() }} - interval '1 day' * {{ var('feed_refused_lookback_days') }}
-              and received_at <= {{ as_of() }}) as feed_problems_7d,
-        (select count(*) from leads) as lead_count
+              and received_at <= {{ as_of() }}) as feed_problems_7d
+
+    from recent_booking_stats
+    cross join lead_stats
 
 ),
 
