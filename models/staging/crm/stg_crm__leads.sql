@@ -47,34 +47,31 @@ status_map as not materialized (
     where {{ is_changed() }}
 {%- endset %}
 
-{#- Asked before the query is planned: whether any new snapshot is out of order
-    (almost never; then the rebuild branch is left out, so the planner does not sort a
-    million new rows for an anti-join with a set it cannot know is empty), and the ids
-    of the others, written into the query as constants. The planner then reads their
-    rows by what the table's statistics say about those ids: a scan when they are most
-    of the table, by index when the table holds many older exports (it grows by one
-    export a day). A join with `new_snapshots` would scan every export ever loaded. -#}
-{%- set new_snapshot_state = run_query(
-        "select coalesce(bool_or(is_out_of_order), false),"
-        ~ " coalesce(string_agg(cast(snapshot_id as text), ', ' order by snapshot_id)"
-        ~ " filter (where not is_out_of_order), '')"
-        ~ " from (" ~ new_snapshot_sql ~ ") as new_snapshots") if execute else none %}
-{%- set out_of_order = new_snapshot_state.columns[0].values()[0] if execute else true %}
-{%- set in_order_ids = new_snapshot_state.columns[1].values()[0] if execute else '' %}
-
-new_snapshots as (
-
-    {{ new_snapshot_sql }}
-
-),
+{#- Asked before the query is planned: the ids of the new snapshots older than one
+    already applied (almost never any; then the rebuild branch is left out, so the
+    planner does not sort a million new rows for an anti-join with a set it cannot know
+    is empty), and the ids of the others. Both are written into the query as constants:
+    the planner then reads their rows by what the table's statistics say about those
+    ids, a scan when they are most of the table, by index when the table holds many
+    older exports (it grows by one export a day). A join with the new snapshots would
+    scan every export ever loaded. When dbt parses (no query), both branches are
+    written. -#}
+{%- set out_of_order_ids, in_order_ids = '0', '0' -%}
+{%- if execute -%}
+    {%- set out_of_order_ids, in_order_ids = run_query(
+            "select coalesce(string_agg(cast(snapshot_id as text), ', ' order by snapshot_id)"
+            ~ " filter (where is_out_of_order), ''),"
+            ~ " coalesce(string_agg(cast(snapshot_id as text), ', ' order by snapshot_id)"
+            ~ " filter (where not is_out_of_order), '')"
+            ~ " from (" ~ new_snapshot_sql ~ ") as new_snapshots").rows[0] -%}
+{%- endif %}
 
 rebuilt_leads as (
 
-    {% if out_of_order %}
+    {% if out_of_order_ids %}
     select distinct rows.lead_id
     from {{ ref('stg_crm__lead_snapshots') }} as rows
-    inner join new_snapshots on new_snapshots.snapshot_id = rows.snapshot_id
-    where new_snapshots.is_out_of_order
+    where rows.snapshot_id in ({{ out_of_order_ids }})
     {% else %}
     select cast(null as text) as lead_id where false
     {% endif %}
