@@ -137,17 +137,47 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Raw rows not staged yet, for the `where` of an incremental staging model: the
-    anti-join reads only the key columns (the raw bodies are wide, and scanning them
-    whole took 7 s at a million leads) and stays exact where a "greater than the last
-    id" watermark is not (identity values can commit out of order). -#}
+{#- Raw rows not staged yet, for the `where` of an incremental staging model, found by
+    index from what the last staging recorded (docs/DECISIONLOG.md, "New raw rows by
+    transaction id"):
+    - each staged row carries `staged_xmin` (staged_xmin()), the oldest transaction its
+      staging statement saw running. A raw row that statement did not see was inserted
+      by a transaction running then or started later, so its `inserted_xid` (the raw
+      column's default) is at least that value. Identity values alone cannot say this:
+      they are handed out before commit, in any order;
+    - or its key is above every staged key: the rows inserted after a restore into
+      another cluster, whose transaction ids may be lower than the stamps it restored;
+    - and, of those candidates, the ones with no staged row (an index probe each).
+    A staged table with no stamp yet (a `dbt build` straight after an upgrade; the CLI
+    rebuilds everything then) falls back to an anti-join with every raw key: exact, and
+    reading only the key columns. -#}
 {% macro not_staged_yet(raw_alias, raw_relation, key) -%}
+    {%- set last = none -%}
+    {%- if execute and 'staged_xmin' in adapter.get_columns_in_relation(this) | map(attribute='name') -%}
+        {%- set last = run_query(
+            "select (select cast(staged_xmin as text) from " ~ this
+            ~ " order by batch_no desc limit 1), (select max(" ~ key ~ ") from " ~ this ~ ")").rows[0] -%}
+    {%- endif -%}
+    {%- if last is not none and last[0] is not none -%}
+    ({{ raw_alias }}.inserted_xid >= cast('{{ last[0] }}' as xid8)
+     or {{ raw_alias }}.{{ key }} > {{ last[1] }})
+    and not exists (
+        select 1 from {{ this }} as staged where staged.{{ key }} = {{ raw_alias }}.{{ key }})
+    {%- else -%}
     {{ raw_alias }}.{{ key }} in (
         select raw_keys.{{ key }}
         from {{ raw_relation }} as raw_keys
         where not exists (
             select 1 from {{ this }} as staged where staged.{{ key }} = raw_keys.{{ key }})
     )
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The stamp not_staged_yet reads: the oldest transaction the statement that stages
+    the row saw running (its snapshot's xmin). Every transaction before it had ended
+    when the statement read the raw table. -#}
+{% macro staged_xmin() -%}
+    pg_snapshot_xmin(pg_current_snapshot())
 {%- endmacro %}
 
 {#- post-hook: statistics for the table just built. A table model or a seed is new every

@@ -29,6 +29,7 @@ from ingest.calcom_api import CalcomApi
 from ingest.calcom_sync import sync
 from ingest.crm import prepare_rows, write_snapshot, zone
 from ingest.db import init_db
+from ingest.store import parse_body, store_event
 
 AS_OF = datetime(2026, 11, 23, 12, tzinfo=UTC)
 KEY = "cal_live_test_incremental_0123"
@@ -45,8 +46,8 @@ def target_dir(tmp_path_factory):
 
 def table_rows(dsn: str) -> dict[str, list[str]]:
     """Every table and view of the project's schemas, rows as sorted JSON (batch
-    numbers and build times left out: they say when a row was written, not what it
-    holds)."""
+    numbers, staging stamps and build times left out: they say when a row was written,
+    not what it holds)."""
     out: dict[str, list[str]] = {}
     with psycopg.connect(dsn) as conn:
         relations = conn.execute(
@@ -56,7 +57,7 @@ def table_rows(dsn: str) -> dict[str, list[str]]:
             if name.startswith(NOT_COMPARED_PREFIXES):
                 continue
             rows = conn.execute(
-                f"select (to_jsonb(t) - 'batch_no' - 'built_at')::text"
+                f"select (to_jsonb(t) - 'batch_no' - 'staged_xmin' - 'built_at')::text"
                 f' from "{schema}"."{name}" as t').fetchall()
             out[f"{schema}.{name}"] = sorted(r[0] for r in rows)
     return out
@@ -248,3 +249,64 @@ def test_a_disagreement_crossing_the_grace_period_alone(target_dir):
     finally:
         drop_database(incremental)
         drop_database(full)
+
+
+def staged_and_raw_ids(dsn: str) -> tuple[list[int], list[int]]:
+    staged = [r[0] for r in fetchall(
+        dsn, "select event_id from booking_staging.stg_calcom__webhook_events order by 1")]
+    raw = [r[0] for r in fetchall(
+        dsn, "select event_id from raw.calcom_webhook_events order by 1")]
+    return staged, raw
+
+
+def test_a_body_committed_after_a_refresh_read_the_table_is_staged_by_the_next(target_dir):
+    """The staging step finds new bodies by the inserting transaction's id, not by a
+    "greater than the last staged id" watermark (macros/incremental.sql,
+    not_staged_yet): a body whose transaction took its id first but commits after a
+    refresh, while a later body is staged, must be staged by the next refresh. And when
+    the stamps are above every transaction id of the server (a restore into another
+    cluster), new bodies are still found, by their keys."""
+    sc = generate(404, as_of=AS_OF, leads=40, weeks=3, lossy=0.0)
+    bodies = list(sc.bodies)
+    dsn = create_database("brlate")
+    run = target_dir / "late"
+    try:
+        init_db(dsn)
+        store_bodies(dsn, bodies[:-3])
+        first = refresh(dsn, as_of=AS_OF.isoformat(), target_dir=run)
+        assert first.build.success, first.build.failures
+        staged, raw = staged_and_raw_ids(dsn)
+        assert staged == raw
+
+        with psycopg.connect(dsn) as slow:  # takes its id first, commits last
+            slow.execute("select 1")  # a transaction open: store_event's is a savepoint
+            late = store_event(slow, bodies[-3], parse_body(bodies[-3]),
+                               webhook_version="2021-10-20", secret_index=0,
+                               source="webhook")
+            assert late.status == "stored"
+            store_bodies(dsn, [bodies[-2]])
+            middle = refresh(dsn, as_of=AS_OF.isoformat(), target_dir=run)
+            assert middle.build.success and middle.full_reason is None, middle.full_reason
+            staged, raw = staged_and_raw_ids(dsn)
+            assert staged == raw and late.event_id not in staged
+            assert late.event_id < max(staged)
+            slow.commit()
+
+        again = refresh(dsn, as_of=AS_OF.isoformat(), target_dir=run)
+        assert again.build.success and again.full_reason is None
+        staged, raw = staged_and_raw_ids(dsn)
+        assert late.event_id in staged and staged == raw
+
+        # stamps from a cluster further on than this one: no transaction id of this
+        # server reaches them, so only the key finds the next body
+        with psycopg.connect(dsn) as conn:
+            conn.execute("update booking_staging.stg_calcom__webhook_events"
+                         " set staged_xmin = cast(cast(pg_snapshot_xmin(pg_current_snapshot())"
+                         " as text)::bigint + 1000000000 as text)::xid8")
+        store_bodies(dsn, [bodies[-1]])
+        restored = refresh(dsn, as_of=AS_OF.isoformat(), target_dir=run)
+        assert restored.build.success and restored.full_reason is None
+        staged, raw = staged_and_raw_ids(dsn)
+        assert staged == raw
+    finally:
+        drop_database(dsn)

@@ -87,7 +87,8 @@ renamed as (
             case when {{ is_unreadable("payload ->> 'updatedAt'", 'parsed_updated_at') }} then 'updatedAt' end
         ), '') as unreadable_timestamp_fields,
         fetched_at,
-        cast({{ this_batch() }} as integer) as batch_no
+        cast({{ this_batch() }} as integer) as batch_no,
+        {{ staged_xmin() }} as staged_xmin
 
     from instants
 

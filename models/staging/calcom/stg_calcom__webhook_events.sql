@@ -108,7 +108,8 @@ renamed as (
             case when {{ is_unreadable("booking ->> 'endTime'", 'parsed_end_at') }} then 'endTime' end
         ), '') as unreadable_timestamp_fields,
         received_at,
-        cast({{ this_batch() }} as integer) as batch_no
+        cast({{ this_batch() }} as integer) as batch_no,
+        {{ staged_xmin() }} as staged_xmin
 
     from instants
 
