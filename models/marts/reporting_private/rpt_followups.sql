@@ -59,14 +59,21 @@ later_bookings as (
 
     -- two plain equi-joins (by lead; by email when there is no lead) instead of one
     -- join on `<>` with an OR, which Postgres cannot hash and which grew with the
-    -- square of the bookings
+    -- square of the bookings. The lead's bookings are read by index, lead by lead
+    -- (`offset 0` keeps the lateral read from being flattened into a hash join that
+    -- reads every booking ever made: the window's rows, not the history, set the cost)
     select
         recent.booking_id,
         later.booking_id as rebooked_booking_id,
         later.booked_at as rebooked_at
 
     from recent
-    inner join bookings as later on later.lead_id = recent.lead_id
+    cross join lateral (
+        select lead_bookings.booking_id, lead_bookings.booked_at
+        from bookings as lead_bookings
+        where lead_bookings.lead_id = recent.lead_id
+        offset 0
+    ) as later
     where recent.lead_id is not null
       and later.booking_id <> recent.booking_id
       and later.booked_at > recent.booked_at
@@ -117,7 +124,13 @@ final as (
 
     from recent
     left join rebooked on rebooked.booking_id = recent.booking_id
-    left join leads on leads.lead_id = recent.lead_id
+    -- the lead's current row by its unique index, not a merge with every lead
+    left join lateral (
+        select lead_rows.lead_name, lead_rows.lead_email
+        from leads as lead_rows
+        where lead_rows.lead_id = recent.lead_id
+        offset 0
+    ) as leads on true
 
 )
 
