@@ -188,7 +188,7 @@
         or (materialized == 'incremental' and flags.FULL_REFRESH) -%}
         analyze {{ this }}
     {%- elif materialized == 'incremental' -%}
-        {{ analyze_if_stale(this) }}
+        {{ analyze_if_stale(this, refresh_log_relation()) }}
     {%- else -%}
         select 1
     {%- endif -%}
@@ -197,13 +197,30 @@
 {#- ANALYZE a table when the rows changed since its last analyze exceed a tenth of it
     (autovacuum's own rule, which a server with autovacuum off never applies), so a
     day's small batch costs no analyze. Run by a role that does not own the table it
-    is a warning from Postgres, not an error. -#}
-{% macro analyze_if_stale(relation) -%}
+    is a warning from Postgres, not an error. The rows this transaction changed count
+    too (`pg_stat_xact_user_tables`: Postgres publishes them only at commit), so a
+    large batch is analyzed before the models that read it are planned.
+    `refresh_log`, for a model: the full build analyzes each table in the transaction
+    that filled it, and Postgres adds that transaction's rows to "changed since the
+    last analyze" when it commits (an analyze resets the count only for what was
+    counted before it). So while the last analyze is the full build's (before the
+    log's full-build row was written), the rows it saw (reltuples) are taken off the
+    count; else the refresh after every full build would analyze every large table
+    again (about 4 s at a million leads). -#}
+{% macro analyze_if_stale(relation, refresh_log=none) -%}
     do $analyze$ begin
         if (select coalesce(stats.n_mod_since_analyze
+                            {%- if refresh_log is not none %}
+                            - case when greatest(stats.last_analyze, stats.last_autoanalyze)
+                                        <= (select max(completed_at) from {{ refresh_log }}
+                                            where was_full_refresh)
+                                   then greatest(class.reltuples, 0) else 0 end
+                            {%- endif %}
+                            + coalesce(batch.n_tup_ins + batch.n_tup_upd + batch.n_tup_del, 0)
                             > 0.1 * greatest(class.reltuples, 0) + 1000, true)
             from pg_class as class
             left join pg_stat_user_tables as stats on stats.relid = class.oid
+            left join pg_stat_xact_user_tables as batch on batch.relid = class.oid
             where class.oid = to_regclass('{{ relation }}')) then
             execute 'analyze {{ relation }}';
         end if;

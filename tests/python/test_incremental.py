@@ -15,6 +15,7 @@ import csv
 import io
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -308,5 +309,55 @@ def test_a_body_committed_after_a_refresh_read_the_table_is_staged_by_the_next(t
         assert restored.build.success and restored.full_reason is None
         staged, raw = staged_and_raw_ids(dsn)
         assert staged == raw
+    finally:
+        drop_database(dsn)
+
+
+def analyze_counts(dsn: str) -> dict[str, int]:
+    """ANALYZE runs per table of the project's schemas, by table oid (a table that a
+    build re-creates gets a new oid and starts again)."""
+    return {f"{schema}.{name}:{oid}": count for oid, schema, name, count in fetchall(
+        dsn, "select relid, schemaname, relname, analyze_count from pg_stat_user_tables"
+             " where schemaname = any(%s)", (list(SCHEMAS),))}
+
+
+def test_the_refresh_after_a_full_build_analyzes_only_what_changed(target_dir):
+    """A full build analyzes every table in the transaction that filled it, and
+    Postgres then counts all of its rows as "changed since the last analyze": the next
+    refresh must not analyze them all again (macros/incremental.sql,
+    analyze_if_stale). A batch that changes more than a tenth of a table is still
+    analyzed, in the refresh that writes it."""
+    sc = generate(505, as_of=AS_OF, leads=1500, weeks=4, lossy=0.0)
+    more = generate(606, as_of=AS_OF, leads=1500, weeks=4, lossy=0.0)
+    dsn = create_database("branalyze")
+    run = target_dir / "analyze"
+    try:
+        init_db(dsn)
+        store_bodies(dsn, sc.bodies)
+        crm_snapshot(dsn, crm_csv_text(sc), sc.snapshot_at, "crm.csv")
+        first = refresh(dsn, as_of=AS_OF.isoformat(), target_dir=run)
+        assert first.build.success, first.build.failures
+        staged = "booking_staging.stg_calcom__webhook_events"
+        rows = fetchall(dsn, f"select count(*) from {staged}")[0][0]
+        assert rows > 1200, rows  # above the 1,000-row floor of the rule
+        before = analyze_counts(dsn)
+
+        quiet = refresh(dsn, as_of=AS_OF.isoformat(), target_dir=run)
+        assert quiet.build.success and quiet.full_reason is None
+        after = analyze_counts(dsn)
+        seed_dir = Path(__file__).resolve().parents[2] / "seeds"
+        seeds = {f"{path.stem}:" for path in seed_dir.glob("*.csv")}
+        again = sorted(key for key, count in after.items()  # a seed is reloaded: analyzed
+                       if key in before and count > before[key]
+                       and not any(seed in key for seed in seeds))
+        assert again == [], f"analyzed again with nothing new: {again}"
+
+        added = store_bodies(dsn, more.bodies)
+        assert added > 0.1 * rows + 1000, (added, rows)
+        grown = refresh(dsn, as_of=AS_OF.isoformat(), target_dir=run)
+        assert grown.build.success and grown.full_reason is None
+        final = analyze_counts(dsn)
+        key = next(k for k in after if k.startswith(staged + ":"))
+        assert final[key] == after[key] + 1, (after[key], final[key])
     finally:
         drop_database(dsn)
