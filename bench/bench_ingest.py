@@ -97,7 +97,7 @@ def main() -> None:
                           target_dir=Path("/tmp") / name)
         build = time.perf_counter() - started
         assert outcome.build.success, outcome.build.failures
-        print(f"refresh (freshness + dbt build, data tests, no unit tests): {build:.1f} s for "
+        print(f"refresh (dbt build, data tests, no unit tests, freshness): {build:.1f} s for "
               f"{len(sc.leads)} leads, {outcome.facts['bookings']} bookings")
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak RSS of this process (dbt runs in it): {rss:.0f} MiB")

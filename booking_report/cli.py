@@ -544,7 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="zone for timestamps without one (default UTC)")
     p.set_defaults(func=cmd_load_crm)
 
-    p = sub.add_parser("refresh", help="dbt source freshness + dbt build, then a summary")
+    p = sub.add_parser("refresh", help="dbt build and the sources' freshness, then a summary")
     p.add_argument("--as-of", help="the 'now' of every model (ISO-8601 with zone)")
     p.add_argument("--force", action="store_true", help="allow an --as-of in the future")
     p.add_argument("--var", action="append", metavar="NAME=VALUE",

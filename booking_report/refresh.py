@@ -1,4 +1,4 @@
-"""``booking-report refresh``: freshness check, dbt build, and a short summary."""
+"""``booking-report refresh``: dbt build, freshness check, and a short summary."""
 
 from __future__ import annotations
 

@@ -143,7 +143,7 @@ def run_demo(*, seed: int, leads: int, weeks: int, as_of: str | None,
                            now=lambda: min(datetime.now(UTC), now))
     say(summary_line(summary))
 
-    say("refreshing: dbt source freshness + dbt build (models, seeds, data and unit tests)")
+    say("refreshing: dbt build (models, seeds, data and unit tests) and source freshness")
     # as of the build (unless --as-of was given), so the deliveries refused a moment
     # ago count in the feed's last-7-days figures
     outcome = refresh(dsn, as_of=as_of, target_dir=data_dir() / "dbt",

@@ -276,6 +276,9 @@ def test_a_body_committed_after_a_refresh_read_the_table_is_staged_by_the_next(t
         store_bodies(dsn, bodies[:-3])
         first = refresh(dsn, as_of=AS_OF.isoformat(), target_dir=run)
         assert first.build.success, first.build.failures
+        # no CRM export loaded: the refresh's freshness check says so (the bodies
+        # were received just now)
+        assert first.build.stale_sources == ["crm.crm_snapshots (warn)"]
         staged, raw = staged_and_raw_ids(dsn)
         assert staged == raw
 

@@ -15,14 +15,19 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
+import psycopg
 import pytest
-from conftest import REPO, LiveServer, drop_database, fetchall, fixture_body
+from conftest import REPO, LiveServer, create_database, drop_database, fetchall, fixture_body
 from httpclient import post_webhook
 from reportkit import Client, built_database
 from test_outages import wait_for
 
 from booking_report.server import create_server_app
+from booking_report.transform import run_dbt, stale_sources
+from ingest.db import init_db
+from ingest.store import parse_body, store_event
 from report import web
 from report.data import ReportData
 from report.terminal import as_csv, csv_cell
@@ -319,3 +324,51 @@ def test_csv_download_has_a_safe_name(known_db, tmp_path):
     for line in answer.text.splitlines()[1:]:
         for cell in line.split(","):
             assert not re.fullmatch(r"-?\d+\.\d{5,}", cell), cell
+
+
+# ------------------------------------------------------------------ source freshness
+
+
+def dbt_source_freshness(dsn: str, target: Path) -> list[str]:
+    result = run_dbt(dsn, ["source", "freshness"], target_dir=target)
+    return [f"{r.node.source_name}.{r.node.name} ({r.status})"
+            for r in sorted(result.result.results, key=lambda r: r.node.unique_id)
+            # (its results hold the on-run-start hook too)
+            if str(r.node.resource_type) == "source" and str(r.status) != "pass"]
+
+
+def test_the_refresh_judges_source_freshness_as_dbt_source_freshness_does(tmp_path):
+    """The refresh reads the sources' freshness thresholds from dbt's manifest and runs
+    one query per source instead of a second dbt invocation (booking_report/transform.py,
+    stale_sources). On the same tables, in three states, it must say what `dbt source
+    freshness` itself says: empty tables (infinitely old), deliveries 100 hours old
+    with a CRM export 10 hours old (the 72-hour threshold passed, not the 48-hour
+    one), then fresh deliveries with a CRM export 50 hours old."""
+    dsn = create_database("brfresh")
+    try:
+        init_db(dsn)
+        seen = []
+        for received_hours, snapshot_hours in [(None, None), (100, 10), (0.1, 50)]:
+            with psycopg.connect(dsn) as conn:
+                conn.execute("delete from raw.calcom_webhook_events")
+                conn.execute("delete from raw.crm_snapshots")
+                if received_hours is not None:
+                    store_event(conn, fixture_body("BOOKING_CREATED"),
+                                parse_body(fixture_body("BOOKING_CREATED")),
+                                webhook_version="2021-10-20", secret_index=0,
+                                source="webhook")
+                    conn.execute("update raw.calcom_webhook_events set received_at ="
+                                 " now() - interval '1 hour' * %s", (received_hours,))
+                if snapshot_hours is not None:
+                    conn.execute("insert into raw.crm_snapshots (snapshot_at, source_name,"
+                                 " row_count) values (now() - interval '1 hour' * %s,"
+                                 " 'crm.csv', 0)", (snapshot_hours,))
+            theirs = dbt_source_freshness(dsn, tmp_path / "dbt")
+            manifest = json.loads((tmp_path / "dbt" / "target" / "manifest.json").read_text())
+            assert stale_sources(dsn, manifest) == theirs
+            seen.append(theirs)
+        assert seen == [["calcom.calcom_webhook_events (warn)", "crm.crm_snapshots (warn)"],
+                        ["calcom.calcom_webhook_events (warn)"],
+                        ["crm.crm_snapshots (warn)"]]
+    finally:
+        drop_database(dsn)
