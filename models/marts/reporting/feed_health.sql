@@ -4,6 +4,10 @@
     were refused (only refusals that look like Cal.com's own deliveries count: unsigned
     requests are strangers' traffic); else `healthy`. Not healthy = the report's
     fallback mode. Feed problems (events kept out of the chains) are counted. -#}
+{#- the starts of the two look-back windows (refusals and problems; the missing share) -#}
+{%- set refused_since = as_of() ~ " - interval '1 day' * " ~ var('feed_refused_lookback_days') %}
+{%- set missing_share_since = as_of() ~ " - interval '1 day' * "
+                              ~ var('feed_missing_share_lookback_days') %}
 with
 
 events as not materialized (
@@ -81,15 +85,15 @@ delivery_stats as materialized (
     select
         (select count(*) from rejections
             where is_calcom_like
-              and received_at > {{ as_of() }} - interval '1 day' * {{ var('feed_refused_lookback_days') }}
+              and received_at > {{ refused_since }}
               and received_at <= {{ as_of() }}) as refused_deliveries_7d,
         (select count(*) from rejections
             where not is_calcom_like
-              and received_at > {{ as_of() }} - interval '1 day' * {{ var('feed_refused_lookback_days') }}
+              and received_at > {{ refused_since }}
               and received_at <= {{ as_of() }}) as unsigned_requests_7d,
         (select count(*) from events
             where delivery_source = 'webhook'
-              and received_at > {{ as_of() }} - interval '1 day' * {{ var('feed_refused_lookback_days') }}
+              and received_at > {{ refused_since }}
               and received_at <= {{ as_of() }}) as accepted_deliveries_7d
 
 ),
@@ -104,7 +108,7 @@ recent_booking_stats as materialized (
         count(*) filter (where api_recovery = 'change') as recovered_changes_28d
 
     from bookings
-    where booked_at > {{ as_of() }} - interval '1 day' * {{ var('feed_missing_share_lookback_days') }}
+    where booked_at > {{ missing_share_since }}
       and booked_at <= {{ as_of() }}
 
 ),
@@ -115,7 +119,7 @@ lead_stats as materialized (
     select
         count(*) filter (
             where is_crm_only_booking
-              and first_booked_at > {{ as_of() }} - interval '1 day' * {{ var('feed_missing_share_lookback_days') }}
+              and first_booked_at > {{ missing_share_since }}
               and first_booked_at <= {{ as_of() }}) as recent_crm_only_bookings,
         count(*) as lead_count
 
@@ -133,7 +137,7 @@ booking_stats as materialized (
         (select count(*) from gaps) as open_gaps,
         (select count(*) from problems) as feed_problems,
         (select count(*) from problems
-            where received_at > {{ as_of() }} - interval '1 day' * {{ var('feed_refused_lookback_days') }}
+            where received_at > {{ refused_since }}
               and received_at <= {{ as_of() }}) as feed_problems_7d
 
     from recent_booking_stats
