@@ -52,6 +52,12 @@ def dbt_environment(dsn: str) -> dict[str, str]:
         "BOOKING_REPORT_PGSSLMODE": str(params.get("sslmode") or "prefer"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DBT_DO_NOT_TRACK": "1",
+        # dbt's file log (logs/dbt.log under the data folder) at its default, debug,
+        # writes every statement's SQL and flushes each line: about a tenth of a
+        # refresh's time when the data is small (docs/DECISIONLOG.md). At info it keeps
+        # each node's start, result and time and every error; DBT_LOG_LEVEL_FILE=debug
+        # brings the SQL back.
+        "DBT_LOG_LEVEL_FILE": os.environ.get("DBT_LOG_LEVEL_FILE") or "info",
         # dbt's sessions must not inherit a local timezone: every "now" is a var.
         "PGTZ": "UTC",
     }
@@ -166,8 +172,10 @@ def stale_sources(dsn: str, manifest: dict[str, Any]) -> list[str]:
 
 
 def build(dsn: str, *, variables: dict[str, Any] | None = None, full_refresh: bool = False,
-          unit_tests: bool = True, target_dir: Path | None = None) -> BuildSummary:
-    """``dbt build``, then the sources' freshness (a warning at most)."""
+          unit_tests: bool = True, target_dir: Path | None = None,
+          exclude: list[str] | None = None) -> BuildSummary:
+    """``dbt build`` (less the ``exclude``d nodes), then the sources' freshness (a
+    warning at most)."""
     summary = BuildSummary(success=True)
     variables = dict(variables or {})
     # as_of changes every refresh: a var would make dbt re-parse the whole project each
@@ -185,6 +193,8 @@ def build(dsn: str, *, variables: dict[str, Any] | None = None, full_refresh: bo
         args.append("--full-refresh")
     if not unit_tests:
         args += ["--exclude-resource-type", "unit_test"]
+    if exclude:
+        args += ["--exclude", *exclude]
     result = run_dbt(dsn, args, target_dir=target_dir, session=session)
     summarize(result, summary)
     manifest = dbt_dir(target_dir) / "target" / "manifest.json"
