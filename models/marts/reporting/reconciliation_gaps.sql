@@ -1,4 +1,4 @@
-{{ config(indexes=[{'columns': ['detected_at']}]) }}
+{{ config(indexes=[{'columns': ['detected_at desc nulls last', 'gap_id']}]) }}
 {#- Per lead (eligible or not): does the CRM agree with what Cal.com's events imply? The
     disagreements are judged per lead in `int_reconciliation_candidates`; here, a
     disagreement younger than crm_sync_grace_minutes is a sync in flight, not a gap. -#}
