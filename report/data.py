@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -14,6 +15,9 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row, tuple_row
 
+# the report's sessions: no JIT (compiling a plan costs more than these small indexed
+# reads), and a bound on any one read
+READ_OPTIONS = "-c statement_timeout=20000 -c jit=off"
 WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
 BREAKDOWNS = {"source": ("rpt_weekly_status", "lead_source", "Lead source"),
               "host": ("rpt_weekly_by_host", "host_key", "Host"),
@@ -128,6 +132,12 @@ def parse_week(text: str) -> date:
         raise ReportError(f"week {text!r} does not exist") from None
 
 
+@contextmanager
+def _new_connection(dsn: str, *, options: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(dsn, connect_timeout=5, options=options) as conn:
+        yield conn
+
+
 def _rows(conn, query: sql.Composable, params: tuple = ()) -> list[dict[str, Any]]:
     return conn.execute(query, params).fetchall()
 
@@ -143,12 +153,15 @@ def _use_report_timezone(conn, reporting: sql.Identifier) -> None:
 def load_report(dsn: str, *, week: str | None = None, source: str | None = None,
                 reporting: str = "reporting", private: str | None = "reporting_private",
                 trend_weeks: int = 12, by: str | None = None,
-                review_week_only: bool = False) -> ReportData:
+                review_week_only: bool = False,
+                connection: Callable[..., AbstractContextManager] | None = None) -> ReportData:
+    """The page's, the terminal's and the digest's data. ``connection(dsn, options=…)``
+    lends the connection (the page passes its kept ones, report/connections.py); by
+    default a new one is opened and closed."""
     rep = sql.Identifier(reporting)
     try:
-        # no JIT: compiling a plan costs more than these small indexed reads
-        with psycopg.connect(dsn, row_factory=dict_row, connect_timeout=5,
-                             options="-c statement_timeout=20000 -c jit=off") as conn:
+        with (connection or _new_connection)(dsn, options=READ_OPTIONS) as conn:
+            conn.row_factory = dict_row
             _use_report_timezone(conn, rep)
             feed_rows = _rows(conn, sql.SQL("select * from {}.feed_health").format(rep))
             weeks = [r["week_start"] for r in _rows(conn, sql.SQL(

@@ -30,6 +30,7 @@ from booking_report import locks
 from report import data as reportdata
 from report import wording
 from report.chart import trend_svg
+from report.connections import page_connection
 from report.terminal import as_csv, render
 from webauth import check_csrf, login_required
 
@@ -50,7 +51,8 @@ def _load() -> reportdata.ReportData:
             source=request.args.get("source") or None, by=request.args.get("by") or None,
             review_week_only=request.args.get("review") == "week",
             reporting=current_app.config.get("REPORTING_SCHEMA", "reporting"),
-            private=current_app.config.get("REPORTING_PRIVATE_SCHEMA", "reporting_private"))
+            private=current_app.config.get("REPORTING_PRIVATE_SCHEMA", "reporting_private"),
+            connection=page_connection)
     except reportdata.MartsNotBuilt:
         return reportdata.ReportData(None, "all", None, None)
     except reportdata.ReportError as exc:
@@ -105,7 +107,8 @@ def safe_filename(text: str) -> str:
 def refresh_state() -> dict[str, Any]:
     classid, objid = locks.pg_locks_key(locks.REFRESH)
     try:
-        with psycopg.connect(_dsn(), connect_timeout=3) as conn:
+        with page_connection(_dsn(), options=reportdata.READ_OPTIONS,
+                             connect_timeout=3) as conn:
             running = conn.execute(
                 "select exists (select 1 from pg_locks where locktype = 'advisory'"
                 " and database = (select oid from pg_database"

@@ -406,6 +406,36 @@ def test_the_pages_lists_are_read_in_index_order_not_sorted(known_db, monkeypatc
     assert sorted_reads == [], "\n\n".join(sorted_reads)
 
 
+def test_the_page_keeps_its_connection_and_replaces_one_that_died(known_db):
+    """A server thread lends its one connection again (a view opened two before), with
+    the view's session settings undone and its row factory put back; a connection the
+    server ended is replaced without failing the view."""
+    from report.connections import close_all, page_connection
+
+    def backend_and_zone() -> tuple[int, str]:
+        with page_connection(known_db) as conn:
+            return conn.execute("select pg_backend_pid(), current_setting('TimeZone')"
+                                ).fetchone()
+
+    try:
+        first_pid, zone = backend_and_zone()
+        with page_connection(known_db) as conn:
+            conn.row_factory = dict_row
+            conn.execute("select set_config('TimeZone', 'Pacific/Chatham', false)")
+            assert conn.execute("select pg_backend_pid() as pid").fetchone()["pid"] == first_pid
+        assert backend_and_zone() == (first_pid, zone)
+        data = reportdata.load_report(known_db, week=WEEK, connection=page_connection)
+        assert data.row is not None and backend_and_zone() == (first_pid, zone)
+
+        with psycopg.connect(known_db, autocommit=True) as admin:
+            admin.execute("select pg_terminate_backend(%s)", (first_pid,))
+        again = reportdata.load_report(known_db, week=WEEK, connection=page_connection)
+        assert again.row == data.row
+        assert backend_and_zone()[0] != first_pid
+    finally:
+        close_all()
+
+
 def test_totals_are_exact_when_the_lists_are_cut(known_db, tmp_path, monkeypatch):
     """The page lists only the oldest few items of each review reason (and the latest
     follow-ups, the first gaps); every count it, the terminal and the JSON show is still
