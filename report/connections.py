@@ -1,8 +1,10 @@
 """The page's database connections, kept open per server thread.
 
-Opening a connection costs more than the page's reads of the marts (about 5 ms here
-against under 1 ms for most queries), and the page opened two per view. Each server
-thread now keeps one connection per database URL and lends it out again:
+Opening a connection costs more than most of the page's reads of the marts, and the
+page opened two per view (its data; whether a refresh is running). At 1M leads the
+data of one view took 35-39 ms with a new connection and 20-22 ms with a kept one
+(docs/DECISIONLOG.md). Each server thread now keeps one connection per database URL
+and session options, and lends it out again:
 
 - before it is lent, one empty statement checks that it still works; a connection
   the server dropped (a restart, an idle timeout in a pooler) is replaced by a new
@@ -12,8 +14,8 @@ thread now keeps one connection per database URL and lends it out again:
   row factory is put back;
 - a connection that failed is closed and forgotten.
 
-A thread holds at most one connection per URL: as many connections as the server has
-threads (8 by default; `serve --threads`), open while the server runs.
+The page uses one URL and one set of options, so the server keeps as many
+connections as it has threads (8 by default; `serve --threads`) while it runs.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def page_connection(conninfo: str, *, options: str = "",
 
 
 def close_all() -> None:
-    """Close this thread's kept connections (tests; a server shutting down)."""
+    """Close this thread's kept connections (for tests)."""
     kept = _local.__dict__.get("kept", {})
     while kept:
         kept.popitem()[1].close()
