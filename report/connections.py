@@ -30,8 +30,12 @@ from psycopg.rows import tuple_row
 _local = threading.local()
 
 
+APPLICATION_NAME = "booking-report page"  # as pg_stat_activity shows these connections
+
+
 def _fresh(conninfo: str, options: str, connect_timeout: int) -> psycopg.Connection:
-    return psycopg.connect(conninfo, connect_timeout=connect_timeout, options=options)
+    return psycopg.connect(conninfo, connect_timeout=connect_timeout, options=options,
+                           application_name=APPLICATION_NAME)
 
 
 @contextmanager

@@ -7,9 +7,11 @@ import io
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 
 import psycopg
@@ -434,6 +436,56 @@ def test_the_page_keeps_its_connection_and_replaces_one_that_died(known_db):
         assert backend_and_zone()[0] != first_pid
     finally:
         close_all()
+
+
+def test_serve_reuses_its_page_connections_across_views(known_db, tmp_path):
+    """Under the real server (`serve`, a fixed pool of threads; one here), views of the
+    page reuse the thread's kept connection: seven views open at most one session (the
+    database's own count, `pg_stat_database.sessions`; a view used to open two); and
+    when the database ends that connection, the next views still work."""
+    from report.connections import APPLICATION_NAME
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = dict(os.environ, DATABASE_URL=known_db, CALCOM_WEBHOOK_SECRETS=SECRET,
+               BOOKING_REPORT_DATA_DIR=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-m", "booking_report.cli", "serve", "--port",
+                             str(port), "--threads", "1"], env=env, cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with psycopg.connect(known_db, autocommit=True) as watch:
+            def sessions() -> int:
+                watch.execute("select pg_stat_clear_snapshot()")
+                return watch.execute("select sessions from pg_stat_database"
+                                     " where datname = current_database()").fetchone()[0]
+
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    urllib.request.urlopen(url + "/healthz", timeout=2).read()
+                    break
+                except OSError:
+                    assert proc.poll() is None and time.monotonic() < deadline, \
+                        proc.stdout.read().decode() if proc.poll() is not None else "no answer"
+                    time.sleep(0.2)
+            before = sessions()
+            for path in ["/report"] * 6 + ["/report.json"]:
+                assert urllib.request.urlopen(url + path, timeout=30).status == 200
+            time.sleep(1.5)  # a session's count may reach the statistics a moment later
+            assert sessions() - before <= 1
+
+            kept = watch.execute("select pid from pg_stat_activity where application_name"
+                                 " = %s and datname = current_database()",
+                                 (APPLICATION_NAME,)).fetchall()
+            assert len(kept) == 1, kept
+            watch.execute("select pg_terminate_backend(%s)", kept[0])
+            for _ in range(3):
+                assert urllib.request.urlopen(url + "/report", timeout=30).status == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
 
 
 def test_totals_are_exact_when_the_lists_are_cut(known_db, tmp_path, monkeypatch):
