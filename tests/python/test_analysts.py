@@ -173,7 +173,9 @@ def test_docs_are_served_on_localhost_with_the_descriptions(known_db, tmp_path):
 def test_marts_are_analyzed_and_the_page_sorts_have_indexes(known_db):
     """Tables dbt builds are never analyzed by themselves (and this server runs with
     autovacuum off); the next model's and the page's queries then plan on wild
-    estimates. Every table a first build creates, in every layer, has statistics."""
+    estimates. Every table a first build creates, in every layer, has statistics, and
+    the page's lists have indexes in their order (that the page's queries use them:
+    test_report.py, test_the_pages_lists_are_read_in_index_order_not_sorted)."""
     never = fetchall(known_db, "select schemaname, relname from pg_stat_user_tables"
                                " where schemaname in ('reporting', 'reporting_private',"
                                "   'booking_staging', 'booking_intermediate')"
@@ -183,8 +185,8 @@ def test_marts_are_analyzed_and_the_page_sorts_have_indexes(known_db):
         known_db, "select tablename, indexdef from pg_indexes"
                   " where schemaname in ('reporting', 'reporting_private')")}
     for table, columns in [("review_queue", "reason, since, review_item_id"),
-                           ("rpt_followups", "followup_at"),
-                           ("reconciliation_gaps", "detected_at"),
+                           ("rpt_followups", "followup_at DESC, booking_id"),
+                           ("reconciliation_gaps", "detected_at DESC NULLS LAST, gap_id"),
                            ("rpt_weekly_status", "week_start, lead_source")]:
         assert (table, columns) in indexed, (table, columns, indexed)
 
