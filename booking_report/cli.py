@@ -295,6 +295,11 @@ def cmd_db_url(args) -> int:
     if db.embedded and not args.no_wait:
         print("the embedded Postgres stays up while this command runs; press Ctrl-C to stop "
               "(it listens on the Unix socket in the URL only)", file=sys.stderr, flush=True)
+
+        def stop(signum, frame):  # `kill`, a service manager: stop the server too
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, stop)
         try:
             signal.pause()
         except KeyboardInterrupt:

@@ -136,6 +136,11 @@ def test_db_url_keeps_the_embedded_server_up_while_it_runs(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    # a terminated db-url stops the server it started (it used to be left running)
+    assert proc.returncode == 0, proc.stderr.read()
+    assert not (tmp_path / "data" / "pg" / "postmaster.pid").exists()
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(url, connect_timeout=3).close()
 
 
 def test_docs_are_served_on_localhost_with_the_descriptions(known_db, tmp_path):
