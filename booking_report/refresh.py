@@ -74,13 +74,13 @@ def full_refresh_reason(dsn: str, wanted_hash: str,
 CONSTANT_MODELS = {"metricflow_time_spine": "reporting_schema"}
 
 
-def constant_models_present(dsn: str, variables: dict[str, Any]) -> list[str]:
-    """The constant models that exist in the database, to leave out of the build."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        return [name for name, schema_var in sorted(CONSTANT_MODELS.items())
-                if conn.execute("select to_regclass(format('%%I.%%I', %s::text, %s::text))",
-                                (variables.get(schema_var) or project_vars()[schema_var],
-                                 name)).fetchone()[0] is not None]
+def constant_models_present(conn: psycopg.Connection, variables: dict[str, Any]) -> list[str]:
+    """The constant models that exist in the database, to leave out of the build (asked
+    on the refresh's own lock connection: no connection of its own)."""
+    return [name for name, schema_var in sorted(CONSTANT_MODELS.items())
+            if conn.execute("select to_regclass(format('%%I.%%I', %s::text, %s::text))",
+                            (variables.get(schema_var) or project_vars()[schema_var],
+                             name)).fetchone()[0] is not None]
 
 
 class RefreshBusy(RuntimeError):
@@ -175,7 +175,7 @@ def refresh(dsn: str, *, as_of: str | None = None, full_refresh: bool = False,
                 or project_vars()["intermediate_schema"])
             summary = build(dsn, variables=merged, full_refresh=reason is not None,
                             unit_tests=unit_tests, target_dir=target_dir,
-                            exclude=None if reason else constant_models_present(dsn, merged))
+                            exclude=None if reason else constant_models_present(lock_conn, merged))
         finally:
             lock_conn.execute("select pg_advisory_unlock(%s)", (REFRESH_LOCK,))
     outcome = RefreshOutcome(summary, full_reason=reason)
