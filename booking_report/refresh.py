@@ -49,16 +49,16 @@ def settings_hash(variables: dict[str, Any]) -> str:
     return digest.hexdigest()[:16]
 
 
-def full_refresh_reason(dsn: str, wanted_hash: str,
+def full_refresh_reason(conn: psycopg.Connection, wanted_hash: str,
                         intermediate: str = "booking_intermediate") -> str | None:
-    """Why the next refresh must rebuild everything, or None if it may be incremental."""
-    with psycopg.connect(dsn) as conn:
-        log = conn.execute("select to_regclass(%s)", (f"{intermediate}.int_refresh_log",)
-                           ).fetchone()[0]
-        if log is None:
-            return "first refresh"
-        row = conn.execute(f"select settings_hash from {intermediate}.int_refresh_log"
-                           " order by batch_no desc limit 1").fetchone()
+    """Why the next refresh must rebuild everything, or None if it may be incremental
+    (asked on the refresh's own lock connection)."""
+    log = conn.execute("select to_regclass(%s)", (f"{intermediate}.int_refresh_log",)
+                       ).fetchone()[0]
+    if log is None:
+        return "first refresh"
+    row = conn.execute(f"select settings_hash from {intermediate}.int_refresh_log"
+                       " order by batch_no desc limit 1").fetchone()
     if row is None:
         return "first refresh"
     if row[0] != wanted_hash:
@@ -171,7 +171,7 @@ def refresh(dsn: str, *, as_of: str | None = None, full_refresh: bool = False,
             raise RefreshBusy("a refresh is already running")
         try:
             reason = "--full-refresh" if full_refresh else full_refresh_reason(
-                dsn, merged["settings_hash"], merged.get("intermediate_schema")
+                lock_conn, merged["settings_hash"], merged.get("intermediate_schema")
                 or project_vars()["intermediate_schema"])
             summary = build(dsn, variables=merged, full_refresh=reason is not None,
                             unit_tests=unit_tests, target_dir=target_dir,
