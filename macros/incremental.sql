@@ -256,3 +256,81 @@
         end if;
     end $partial_index$
 {%- endmacro %}
+
+{#- Weeks a batch touched, for the weekly counts kept incrementally
+    (`int_weekly_booking_counts`, `int_weekly_lead_counts`). A count per week can change
+    only where a row it counts was rewritten, removed or added; so the weeks to count
+    again are the old weeks of the rows a batch replaces (kept by `int_replaced_*_weeks`
+    before the rows change, until their batch is logged) and the new weeks of the rows
+    it wrote. `week_key` makes a null week comparable (such rows have a count too). -#}
+{% macro week_key(week) -%}
+    coalesce({{ week }}, date 'infinity')
+{%- endmacro %}
+
+{#- The old weeks of the rows a batch is about to replace in `relation` (the mart, read
+    before it changes: it depends on the model calling this), found by `column` in each
+    (scope relation, scope column) of `scopes`, stamped with this batch. Appended to
+    until the batch is logged: a build that fails after rewriting the mart keeps them
+    for the next one, whose scope includes the failed batch's rows again. -#}
+{% macro replaced_weeks(relation_name, week, column, scopes) -%}
+    {%- set relation = adapter.get_relation(database=target.database,
+                                            schema=var('reporting_schema'),
+                                            identifier=relation_name) -%}
+    {%- if not is_incremental() or relation is none %}
+    select cast(null as date) as {{ week }}, cast(null as integer) as batch_no where false
+    {%- else %}
+    select distinct replaced.{{ week }}, {{ this_batch() }} as batch_no
+    from (
+        {%- for scope_relation, scope_column in scopes %}
+        select {{ week }} from ({{ rows_of_scope(relation, column, scope_relation, scope_column) }}) as rows_{{ loop.index }}
+        {%- if not loop.last %}
+        union all
+        {%- endif %}
+        {%- endfor %}
+    ) as replaced
+    {%- endif %}
+{%- endmacro %}
+
+{#- pre_hook of a `replaced_weeks` model: forget the weeks of batches already logged. -#}
+{% macro forget_logged_batches() -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where not ({{ is_changed() }})
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- pre_hook of a weekly count kept by weeks: delete the rows of the touched weeks
+    (`touched`: a query of one column, the weeks), counted again by the insert. -#}
+{% macro delete_weeks(week, touched) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where {{ week_key(week) }} in (select {{ week_key('touched_week') }}
+                                       from ({{ touched }}) as touched (touched_week))
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The booked weeks whose counts a batch can have changed: the old weeks of the fact
+    rows it replaced or removed, and the weeks of the fact rows it wrote (`fct_bookings`
+    rewrites the chains whose outcome was decided again, `is_changed`). -#}
+{% macro touched_booked_weeks() -%}
+    select booked_week from {{ ref('int_replaced_fact_weeks') }} where {{ is_changed() }}
+    union
+    select written.booked_week
+    from ({{ rows_of_scope(ref('fct_bookings'), 'booking_id',
+                           '(select booking_id from ' ~ ref('int_booking_outcomes')
+                           ~ ' where ' ~ is_changed() ~ ') as changed_outcomes',
+                           'booking_id') }}) as written
+{%- endmacro %}
+
+{#- The lead-created weeks whose counts a batch can have changed: the old weeks of the
+    leads `dim_leads` rewrote (`int_changed_leads`) and their weeks now. -#}
+{% macro touched_lead_weeks() -%}
+    select lead_created_week from {{ ref('int_replaced_lead_weeks') }} where {{ is_changed() }}
+    union
+    select written.lead_created_week
+    from ({{ rows_of_scope(ref('dim_leads'), 'lead_id', ref('int_changed_leads'),
+                           'lead_id') }}) as written
+{%- endmacro %}

@@ -8,6 +8,8 @@
 ) }}
 
 -- depends_on: {{ ref('int_changed_leads') }}
+-- the old weeks of the rows about to change are read first (the weekly counts)
+-- depends_on: {{ ref('int_replaced_lead_weeks') }}
 
 with
 

@@ -13,6 +13,8 @@
 ) }}
 
 -- depends_on: {{ ref('int_changed_chains') }}
+-- the old weeks of the rows about to change are read first (the weekly counts)
+-- depends_on: {{ ref('int_replaced_fact_weeks') }}
 
 with
 

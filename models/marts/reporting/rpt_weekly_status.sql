@@ -5,12 +5,6 @@
     metrics on slot-start week. Rates are null when their denominator is 0. -#}
 with
 
-leads as (
-
-    select * from {{ ref('dim_leads') }}
-
-),
-
 bookings as not materialized (
 
     -- fct_bookings, counted (`n_bookings`: how many fact rows share each row)
@@ -20,16 +14,8 @@ bookings as not materialized (
 
 lead_metrics as (
 
-    select
-        lead_created_week as week_start,
-        coalesce(lead_source, 'all') as lead_source,
-        count(case when is_eligible then 1 end) as eligible_leads,
-        count(case when is_eligible and is_booked_within_window then 1 end) as booked_leads,
-        percentile_cont(0.5) within group (order by hours_to_book)
-            filter (where is_eligible and is_booked_within_window) as median_hours_to_book
-
-    from leads
-    group by grouping sets ((lead_created_week, lead_source), (lead_created_week))
+    -- dim_leads, counted per lead-created week and source (and `all`)
+    select * from {{ ref('int_weekly_lead_counts') }}
 
 ),
 

@@ -1,0 +1,31 @@
+{#- The weekly status's lead metrics per lead-created week and lead source, plus an
+    `all` row per week (a null source from the grouping set): eligible leads, those
+    booked within the window, and the median hours to book. Kept by week: a batch counts
+    again only the lead-created weeks of the leads it rewrote, old and new
+    (macros/incremental.sql, `touched_lead_weeks`), instead of reading every lead on
+    each refresh. `dim_leads` does not move with as_of. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_weeks('week_start', touched_lead_weeks()) }}",
+) }}
+
+-- depends_on: {{ ref('int_replaced_lead_weeks') }}
+-- depends_on: {{ ref('int_changed_leads') }}
+
+select
+    lead_created_week as week_start,
+    coalesce(lead_source, 'all') as lead_source,
+    count(case when is_eligible then 1 end) as eligible_leads,
+    count(case when is_eligible and is_booked_within_window then 1 end) as booked_leads,
+    percentile_cont(0.5) within group (order by hours_to_book)
+        filter (where is_eligible and is_booked_within_window) as median_hours_to_book
+
+from {{ ref('dim_leads') }}
+{% if is_incremental() %}
+where {{ week_key('lead_created_week') }} in (
+    select {{ week_key('touched_week') }}
+    from ({{ touched_lead_weeks() }}) as touched (touched_week))
+{% endif %}
+group by grouping sets ((lead_created_week, lead_source), (lead_created_week))
