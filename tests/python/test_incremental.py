@@ -27,6 +27,7 @@ from booking_report.demo.landing import crm_csv_text, load_manual_outcomes, stor
 from booking_report.demo.scenario import generate
 from booking_report.demo.standin import StandinServer, create_standin
 from booking_report.refresh import refresh
+from booking_report.transform import run_dbt
 from ingest.calcom_api import CalcomApi
 from ingest.calcom_sync import sync
 from ingest.crm import prepare_rows, write_snapshot, zone
@@ -464,6 +465,17 @@ def test_weekly_counts_follow_a_chain_and_a_lead_into_another_week(target_dir):
             incremental, "select lead_created_week from"
                          " booking_intermediate.int_replaced_lead_weeks")}
         assert old_week in replaced, (old_week, replaced)
+        # the relation of facts to leads is checked for the batch's leads: a lead of the
+        # batch taken out of dim_leads fails the data test
+        lead = fetchall(incremental, "select changed.lead_id"
+                                     " from booking_intermediate.int_changed_leads as changed"
+                                     " join reporting.fct_bookings as facts using (lead_id)"
+                                     " order by 1 limit 1")[0][0]
+        check = ["test", "--select", "assert_fact_leads_are_in_dim_leads"]
+        assert run_dbt(incremental, check, target_dir=target_dir / "weeks").success
+        with psycopg.connect(incremental) as conn:
+            conn.execute("delete from reporting.dim_leads where lead_id = %s", (lead,))
+        assert not run_dbt(incremental, check, target_dir=target_dir / "weeks").success
     finally:
         drop_database(incremental)
         drop_database(full)
