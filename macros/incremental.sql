@@ -267,22 +267,26 @@
     coalesce({{ week }}, date 'infinity')
 {%- endmacro %}
 
-{#- The old weeks of the rows a batch is about to replace in `relation` (the mart, read
-    before it changes: it depends on the model calling this), found by `column` in each
-    (scope relation, scope column) of `scopes`, stamped with this batch. Appended to
-    until the batch is logged: a build that fails after rewriting the mart keeps them
-    for the next one, whose scope includes the failed batch's rows again. -#}
-{% macro replaced_weeks(relation_name, week, column, scopes) -%}
+{#- The old values (`columns`: (name, type) pairs, the week among them) of the rows a
+    batch is about to replace in the mart `relation_name` (read before it changes: it
+    depends on the model calling this), found by `column` in each (scope relation,
+    scope column) of `scopes`, stamped with this batch. Appended to until the batch is
+    logged: a build that fails after rewriting the mart keeps them for the next one,
+    whose scope includes the failed batch's rows again. -#}
+{% macro replaced_weeks(relation_name, columns, column, scopes) -%}
     {%- set relation = adapter.get_relation(database=target.database,
                                             schema=var('reporting_schema'),
                                             identifier=relation_name) -%}
     {%- if not is_incremental() or relation is none %}
-    select cast(null as date) as {{ week }}, cast(null as integer) as batch_no where false
+    select {% for name, type in columns %}cast(null as {{ type }}) as {{ name }}, {% endfor -%}
+        cast(null as integer) as batch_no where false
     {%- else %}
-    select distinct replaced.{{ week }}, {{ this_batch() }} as batch_no
+    select distinct {% for name, type in columns %}cast(replaced.{{ name }} as {{ type }}) as {{ name }}, {% endfor -%}
+        {{ this_batch() }} as batch_no
     from (
         {%- for scope_relation, scope_column in scopes %}
-        select {{ week }} from ({{ rows_of_scope(relation, column, scope_relation, scope_column) }}) as rows_{{ loop.index }}
+        select {% for name, type in columns %}{{ name }}{{ ', ' if not loop.last }}{% endfor %}
+        from ({{ rows_of_scope(relation, column, scope_relation, scope_column) }}) as rows_{{ loop.index }}
         {%- if not loop.last %}
         union all
         {%- endif %}
@@ -325,12 +329,26 @@
                            'booking_id') }}) as written
 {%- endmacro %}
 
-{#- The lead-created weeks whose counts a batch can have changed: the old weeks of the
-    leads `dim_leads` rewrote (`int_changed_leads`) and their weeks now. -#}
+{#- The lead-created weeks whose counts a batch can have changed: those of the leads
+    `dim_leads` rewrote (`int_changed_leads`) whose counted values (week, source,
+    eligibility, booked within the window, hours to book) changed, old and new weeks
+    both; a lead without an old row is new. Most leads a batch rewrites change in other
+    columns only (their latest booking, its outcome), and touch no week. -#}
 {% macro touched_lead_weeks() -%}
-    select lead_created_week from {{ ref('int_replaced_lead_weeks') }} where {{ is_changed() }}
-    union
-    select written.lead_created_week
-    from ({{ rows_of_scope(ref('dim_leads'), 'lead_id', ref('int_changed_leads'),
-                           'lead_id') }}) as written
+    {%- set counted = ['lead_created_week', 'lead_source', 'is_eligible',
+                       'is_booked_within_window', 'hours_to_book'] -%}
+    {%- set differ -%}
+        ({% for name in counted %}{{ 'old_rows.' ~ name }}{{ ', ' if not loop.last }}{% endfor %})
+        is distinct from
+        ({% for name in counted %}{{ 'new_rows.' ~ name }}{{ ', ' if not loop.last }}{% endfor %})
+    {%- endset -%}
+    select case when side.is_old then old_rows.lead_created_week
+                else new_rows.lead_created_week end
+    from (select * from {{ ref('int_replaced_lead_weeks') }} where {{ is_changed() }}) as old_rows
+    full join ({{ rows_of_scope(ref('dim_leads'), 'lead_id', ref('int_changed_leads'),
+                                'lead_id') }}) as new_rows
+        on new_rows.lead_id = old_rows.lead_id
+    cross join (values (true), (false)) as side (is_old)
+    where (old_rows.lead_id is null or new_rows.lead_id is null or {{ differ }})
+      and (case when side.is_old then old_rows.lead_id else new_rows.lead_id end) is not null
 {%- endmacro %}

@@ -14,6 +14,6 @@
 -- depends_on: {{ ref('int_changed_outcomes') }}
 -- depends_on: {{ ref('int_changed_chains') }}
 
-{{ replaced_weeks('fct_bookings', 'booked_week', 'booking_id',
+{{ replaced_weeks('fct_bookings', [('booked_week', 'date')], 'booking_id',
                   [(ref('int_changed_outcomes'), 'booking_id'),
                    (ref('int_changed_chains'), 'booking_uid')]) }}
