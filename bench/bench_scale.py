@@ -1,7 +1,7 @@
 """Scale benchmark: full build, one-day refresh, page latency and loader memory at
 10k / 100k / 1M leads; prints each figure beside its target and the growth ratios.
 
-    .venv/bin/python bench/bench_scale.py [--leads 10000 100000 1000000] [--keep]
+    .venv/bin/python bench/bench_scale.py [--leads 10000 100000 1000000] [--weeks 14] [--keep]
 
 For each size, with the project's generator (14 weeks of history, bench/scale_data.py)
 and the real CLI on a throwaway database on TEST_PG_ADMIN_URL's server:
@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.measure import run_cli  # noqa: E402
-from bench.scale_data import DEFAULT_CACHE, ensure  # noqa: E402
+from bench.scale_data import DEFAULT_CACHE, WEEKS, ensure  # noqa: E402
 
 ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TARGETS = {"full build (s)": 120, "1-day refresh (s)": 15, "/report p95 (ms)": 100,
@@ -93,8 +93,9 @@ def slowest_nodes(data_dir: str, n: int = 6) -> list[tuple[str, float]]:
     return [(name, round(secs, 2)) for name, secs in nodes[:n]]
 
 
-def one_size(leads: int, cache: Path, keep: bool, crm_exports: int = 1) -> dict[str, float]:
-    data = ensure(leads, cache)
+def one_size(leads: int, cache: Path, keep: bool, crm_exports: int = 1,
+             weeks: int = WEEKS) -> dict[str, float]:
+    data = ensure(leads, cache, weeks)
     meta = json.loads((data / "meta.json").read_text())
     name = f"brscale_{leads}_{uuid.uuid4().hex[:6]}"
     with psycopg.connect(ADMIN, autocommit=True) as conn:
@@ -143,13 +144,17 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the databases")
     parser.add_argument("--crm-exports", type=int, default=1,
                         help="CRM exports in the history before the day's (default 1)")
+    parser.add_argument("--weeks", type=int, default=WEEKS,
+                        help=f"weeks of history (default {WEEKS}); with the leads in proportion,"
+                             " a day's batch stays the same size and only the history grows")
     args = parser.parse_args()
     results = []
     for n in args.leads:
-        figures = one_size(n, args.cache, args.keep, args.crm_exports)
+        figures = one_size(n, args.cache, args.keep, args.crm_exports, args.weeks)
         results.append(figures)
         print(json.dumps(figures), file=sys.stderr)
-        print(f"\n== {n:,} leads, {int(figures['raw events']):,} raw events "
+        print(f"\n== {n:,} leads over {args.weeks} weeks, "
+              f"{int(figures['raw events']):,} raw events "
               f"({int(figures['1-day events']):,} in the last day), "
               f"{int(figures['CRM exports'])} CRM exports")
         for key, value in figures.items():

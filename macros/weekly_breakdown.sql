@@ -171,3 +171,13 @@ final as (
 
 select * from final
 {% endmacro %}
+
+{#- The reminder effect's four sums of `n_bookings` (int_weekly_booking_counts rows). -#}
+{% macro reminder_sums() -%}
+        sum(n_bookings) filter (where has_reminder) as with_reminder_meetings,
+        sum(n_bookings) filter (where has_reminder and outcome = 'no_show')
+            as with_reminder_no_shows,
+        sum(n_bookings) filter (where not has_reminder) as without_reminder_meetings,
+        sum(n_bookings) filter (where not has_reminder and outcome = 'no_show')
+            as without_reminder_no_shows
+{%- endmacro %}

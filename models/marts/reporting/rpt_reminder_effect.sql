@@ -40,6 +40,32 @@ periods as (
 
 ),
 
+sums as (
+
+    -- each slot week's sums and the overall ones, each one hashed group: a join of every
+    -- period with the counts on `overall or same week` could not be hashed, and read
+    -- all of them once per week (it grew with the square of the weeks of history)
+    select
+        'week' as period,
+        slot_week as week_start,
+        lead_time_band,
+        {{ reminder_sums() }}
+    from banded
+    where slot_week is not null
+    group by slot_week, lead_time_band
+
+    union all
+
+    select
+        'overall' as period,
+        cast(null as date) as week_start,
+        lead_time_band,
+        {{ reminder_sums() }}
+    from banded
+    group by lead_time_band
+
+),
+
 combined as (
 
     select
@@ -47,23 +73,18 @@ combined as (
         periods.week_start,
         bands.band_order,
         bands.lead_time_band,
-        coalesce(sum(banded.n_bookings) filter (where banded.has_reminder), 0)
-            as with_reminder_meetings,
-        coalesce(sum(banded.n_bookings) filter (
-            where banded.has_reminder and banded.outcome = 'no_show'), 0)
-            as with_reminder_no_shows,
-        coalesce(sum(banded.n_bookings) filter (where not banded.has_reminder), 0)
-            as without_reminder_meetings,
-        coalesce(sum(banded.n_bookings) filter (
-            where not banded.has_reminder and banded.outcome = 'no_show'), 0)
-            as without_reminder_no_shows
+        coalesce(sums.with_reminder_meetings, 0) as with_reminder_meetings,
+        coalesce(sums.with_reminder_no_shows, 0) as with_reminder_no_shows,
+        coalesce(sums.without_reminder_meetings, 0) as without_reminder_meetings,
+        coalesce(sums.without_reminder_no_shows, 0) as without_reminder_no_shows
 
     from periods
     cross join bands
-    left join banded
-        on banded.lead_time_band = bands.lead_time_band
-        and (periods.period = 'overall' or banded.slot_week = periods.week_start)
-    group by periods.period, periods.week_start, bands.band_order, bands.lead_time_band
+    left join sums
+        on sums.period = periods.period
+        and coalesce(sums.week_start, date 'infinity')
+            = coalesce(periods.week_start, date 'infinity')
+        and sums.lead_time_band = bands.lead_time_band
 
 ),
 
