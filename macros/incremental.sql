@@ -330,10 +330,11 @@
 {%- endmacro %}
 
 {#- The lead-created weeks whose counts a batch can have changed: those of the leads
-    `dim_leads` rewrote (`int_changed_leads`) whose counted values (week, source,
-    eligibility, booked within the window, hours to book) changed, old and new weeks
-    both; a lead without an old row is new. Most leads a batch rewrites change in other
-    columns only (their latest booking, its outcome), and touch no week. -#}
+    `dim_leads` rewrote (`int_changed_leads`, and any lead with an old row kept from a
+    failed build) whose counted values (week, source, eligibility, booked within the
+    window, hours to book) changed, old and new weeks both; a lead without an old row
+    is new. A lead whose batch changed other columns only (its latest booking, that
+    booking's outcome) touches no week. -#}
 {% macro touched_lead_weeks() -%}
     {%- set counted = ['lead_created_week', 'lead_source', 'is_eligible',
                        'is_booked_within_window', 'hours_to_book'] -%}
@@ -345,8 +346,11 @@
     select case when side.is_old then old_rows.lead_created_week
                 else new_rows.lead_created_week end
     from (select * from {{ ref('int_replaced_lead_weeks') }} where {{ is_changed() }}) as old_rows
-    full join ({{ rows_of_scope(ref('dim_leads'), 'lead_id', ref('int_changed_leads'),
-                                'lead_id') }}) as new_rows
+    full join ({{ rows_of_scope(ref('dim_leads'), 'lead_id',
+                                '(select lead_id from ' ~ ref('int_changed_leads')
+                                ~ ' union select lead_id from '
+                                ~ ref('int_replaced_lead_weeks') ~ ' where ' ~ is_changed()
+                                ~ ') as rewritten', 'lead_id') }}) as new_rows
         on new_rows.lead_id = old_rows.lead_id
     cross join (values (true), (false)) as side (is_old)
     where (old_rows.lead_id is null or new_rows.lead_id is null or {{ differ }})
