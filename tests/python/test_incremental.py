@@ -38,7 +38,7 @@ AS_OF = datetime(2026, 11, 23, 12, tzinfo=UTC)
 KEY = "cal_live_test_incremental_0123"
 SCHEMAS = ("booking_staging", "booking_intermediate", "reporting", "reporting_private")
 # bookkeeping of the batches themselves, not data: the log and every scope table
-# (int_changed_*: what one batch touched; int_replaced_*: the old weeks of the rows it
+# (int_changed_*: what one batch touched; int_replaced_*: the old values of the rows it
 # replaced; both empty in a full build)
 NOT_COMPARED_PREFIXES = ("int_refresh_log", "int_changed_", "int_replaced_")
 
@@ -396,7 +396,8 @@ def iso_week(stamp: str) -> tuple[int, int]:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).isocalendar()[:2]
 
 
-@pytest.mark.parametrize("fail_first", [False, True], ids=["", "after-a-failed-build"])
+@pytest.mark.parametrize("fail_first", [False, True], ids=["one-refresh-per-batch",
+                                                   "after-a-failed-build"])
 def test_weekly_counts_follow_a_chain_and_a_lead_into_another_week(target_dir, fail_first):
     """The weekly counts are counted again only for the weeks a batch touched
     (macros/incremental.sql, touched_booked_weeks / touched_lead_weeks). A row that
