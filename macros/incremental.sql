@@ -304,13 +304,17 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- pre_hook of a weekly count kept by weeks: delete the rows of the touched weeks
-    (`touched`: a query of one column, the weeks), counted again by the insert. -#}
+{#- `week` is one of the touched weeks (`touched`: a query of one column, the weeks). -#}
+{% macro in_touched_weeks(week, touched) -%}
+    {{ week_key(week) }} in (select {{ week_key('touched_week') }}
+                             from ({{ touched }}) as touched (touched_week))
+{%- endmacro %}
+
+{#- pre_hook of a weekly count kept by weeks: delete the rows of the touched weeks,
+    counted again by the insert. -#}
 {% macro delete_weeks(week, touched) -%}
     {%- if is_incremental() -%}
-        delete from {{ this }}
-        where {{ week_key(week) }} in (select {{ week_key('touched_week') }}
-                                       from ({{ touched }}) as touched (touched_week))
+        delete from {{ this }} where {{ in_touched_weeks(week, touched) }}
     {%- else -%}
         select 1
     {%- endif -%}

@@ -30,9 +30,7 @@ select
 
 from {{ ref('fct_bookings') }}
 {% if is_incremental() %}
-where {{ week_key('booked_week') }} in (
-    select {{ week_key('touched_week') }}
-    from ({{ touched_booked_weeks() }}) as touched (touched_week))
+where {{ in_touched_weeks('booked_week', touched_booked_weeks()) }}
 {% endif %}
 group by
     booked_week, slot_week, lead_source, host_key, event_type, outcome, is_rescheduled,

@@ -24,8 +24,6 @@ select
 
 from {{ ref('dim_leads') }}
 {% if is_incremental() %}
-where {{ week_key('lead_created_week') }} in (
-    select {{ week_key('touched_week') }}
-    from ({{ touched_lead_weeks() }}) as touched (touched_week))
+where {{ in_touched_weeks('lead_created_week', touched_lead_weeks()) }}
 {% endif %}
 group by grouping sets ((lead_created_week, lead_source), (lead_created_week))
