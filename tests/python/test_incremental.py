@@ -81,6 +81,17 @@ def differences(a: dict[str, list[str]], b: dict[str, list[str]]) -> list[str]:
     return problems
 
 
+def assert_equals_full_build(incremental: str, full: str, *, as_of: str, variables: dict,
+                             target_dir: Path, label: str) -> None:
+    """Rebuild `full` from scratch as of `as_of` and require every compared table of
+    `incremental` to hold the same rows."""
+    b = refresh(full, as_of=as_of, variables=variables, full_refresh=True,
+                target_dir=target_dir)
+    assert b.build.success, b.build.failures
+    problems = differences(table_rows(incremental), table_rows(full))
+    assert problems == [], f"{label}:\n" + "\n".join(problems)
+
+
 def crm_snapshot(dsn: str, text: str, snapshot_at: datetime, name: str) -> None:
     reader = csv.DictReader(io.StringIO(text))
     rows = prepare_rows(list(reader.fieldnames or []), list(reader), mapping={},
@@ -178,11 +189,9 @@ def test_incremental_refreshes_equal_a_full_refresh(seed, crm_churn, target_dir)
                         target_dir=target_dir / "incremental")
             assert a.build.success, a.build.failures
             assert (a.full_reason is None) == (number > 1), a.full_reason
-            b = refresh(full, as_of=as_of, variables=variables, full_refresh=True,
-                        target_dir=target_dir / "full")
-            assert b.build.success, b.build.failures
-            problems = differences(table_rows(incremental), table_rows(full))
-            assert problems == [], f"step {number} (as_of {as_of}):\n" + "\n".join(problems)
+            assert_equals_full_build(incremental, full, as_of=as_of, variables=variables,
+                                     target_dir=target_dir / "full",
+                                     label=f"step {number} (as_of {as_of})")
         # the batches were incremental, and they did change something each time
         log = fetchall(incremental, "select batch_no, was_full_refresh"
                                     " from booking_intermediate.int_refresh_log order by 1")
@@ -242,11 +251,9 @@ def test_a_disagreement_crossing_the_grace_period_alone(target_dir):
                         target_dir=target_dir / "grace")
             assert a.build.success and a.full_reason is None, (a.full_reason,
                                                                a.build.failures)
-            b = refresh(full, as_of=as_of.isoformat(), variables=variables,
-                        full_refresh=True, target_dir=target_dir / "gracefull")
-            assert b.build.success, b.build.failures
-            problems = differences(table_rows(incremental), table_rows(full))
-            assert problems == [], f"as_of {as_of}:\n" + "\n".join(problems)
+            assert_equals_full_build(incremental, full, as_of=as_of.isoformat(),
+                                     variables=variables, target_dir=target_dir / "gracefull",
+                                     label=f"as_of {as_of}")
             listed = fetchall(incremental, "select count(*) from reporting_private.review_queue"
                                            " where review_item_id = %s", (item,))
             assert listed == [(int(is_gap),)], (as_of, listed)
@@ -466,11 +473,9 @@ def test_weekly_counts_follow_a_chain_and_a_lead_into_another_week(target_dir, f
                         target_dir=target_dir / "weeks")
             assert a.build.success, a.build.failures
             assert (a.full_reason is None) == (number > 0), a.full_reason
-            b = refresh(full, as_of=AS_OF.isoformat(), variables=variables,
-                        full_refresh=True, target_dir=target_dir / "weeksfull")
-            assert b.build.success, b.build.failures
-            problems = differences(table_rows(incremental), table_rows(full))
-            assert problems == [], f"step {number}:\n" + "\n".join(problems)
+            assert_equals_full_build(incremental, full, as_of=AS_OF.isoformat(),
+                                     variables=variables, target_dir=target_dir / "weeksfull",
+                                     label=f"step {number}")
         # the moves happened: the lead's week is two weeks earlier, and the booking's
         # booked week is its creation's
         week = fetchall(incremental, "select lead_created_at from reporting.dim_leads"
