@@ -52,31 +52,20 @@ sync_runs as not materialized (
 
 ),
 
-valid_events as not materialized (
-
-    -- MEETING_* bodies carry the booking's creation time, not a send time
-    select sent_at, received_at, delivery_source
-    from events
-    where is_parsed
-      and sent_at is not null
-      and sent_at <= {{ as_of() }}
-      and trigger_event not in ('MEETING_STARTED', 'MEETING_ENDED')
-
-),
-
 event_stats as materialized (
 
-    -- the latest send time separately: read backwards along the sent_at index, while
-    -- the counts read only the last 29 days (a refresh must not scan all history)
+    -- the latest send time read backwards along the sent_at index; the counts from the
+    -- hourly counts (macros/feed.sql): a refresh reads neither all history nor every
+    -- event of the last 29 days
     select
-        (select max(sent_at) from valid_events) as last_event_at,
-        count(case when sent_at > {{ as_of() }} - interval '24 hours' then 1 end)
+        (select max(events.sent_at) from events
+         where {{ is_valid_event('events') }} and events.sent_at <= {{ as_of() }})
+            as last_event_at,
+        {{ valid_events_between(as_of() ~ " - interval '24 hours'", as_of()) }}
             as events_last_24h,
-        count(case when sent_at <= {{ as_of() }} - interval '24 hours' then 1 end) / 28.0
+        {{ valid_events_between(as_of() ~ " - interval '29 days'",
+                                as_of() ~ " - interval '24 hours'") }} / 28.0
             as trailing_daily_events
-
-    from valid_events
-    where sent_at > {{ as_of() }} - interval '29 days'
 
 ),
 
