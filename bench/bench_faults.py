@@ -40,17 +40,12 @@ sys.path.insert(0, str(REPO / "tests" / "python"))
 
 from pgcluster import Cluster  # noqa: E402
 
+from booking_report.demo.run import free_port, wait_healthy  # noqa: E402
 from ingest.db import init_db  # noqa: E402
 from ingest.signature import sign  # noqa: E402
 
 ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SECRET = "bench-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def serve(dsn: str, spool_dir: Path) -> tuple[subprocess.Popen, str]:
@@ -61,13 +56,8 @@ def serve(dsn: str, spool_dir: Path) -> tuple[subprocess.Popen, str]:
                              str(port)], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            urllib.request.urlopen(url + "/healthz", timeout=1).read()
-            return proc, url
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("serve did not start")
+    wait_healthy(url, proc)
+    return proc, url
 
 
 def deliver(url: str, body: bytes) -> tuple[int, float]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from booking_report.demo.landing import load_crm  # noqa: E402
+from booking_report.demo.run import free_port, wait_healthy  # noqa: E402
 from booking_report.demo.scenario import generate  # noqa: E402
 from booking_report.refresh import refresh  # noqa: E402
 from ingest.db import init_db  # noqa: E402
@@ -54,20 +54,13 @@ def main() -> None:
         init_db(dsn)
         sc = generate(2026, as_of=datetime(2026, 11, 23, 12, tzinfo=UTC), leads=args.leads,
                       weeks=args.weeks)
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
+        port = free_port()
         env = dict(os.environ, DATABASE_URL=dsn, CALCOM_WEBHOOK_SECRETS=SECRET)
         proc = subprocess.Popen([sys.executable, "-m", "booking_report.cli", "serve",
                                  "--port", str(port)], env=env, cwd=REPO,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
-        for _ in range(150):
-            try:
-                urllib.request.urlopen(url + "/healthz", timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_healthy(url, proc)
         latencies: list[float] = []
 
         def send(body: bytes) -> int:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,6 +43,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.measure import run_cli  # noqa: E402
 from bench.scale_data import DEFAULT_CACHE, WEEKS, ensure, sent_at  # noqa: E402
+from booking_report.demo.run import free_port, wait_healthy  # noqa: E402
 
 ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TARGETS = {"full build (s)": 120, "1-day refresh (s)": 15, "/report p95 (ms)": 100,
@@ -63,21 +63,14 @@ def latencies(url: str, n: int = 200) -> tuple[float, float]:
 
 
 def page_latency(env: dict[str, str]) -> dict[str, float]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "booking_report.cli", "serve",
                              "--port", str(port)], cwd=REPO,
                             env=dict(env, CALCOM_WEBHOOK_SECRETS="bench-secret"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(150):
-            try:
-                urllib.request.urlopen(url + "/healthz", timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_healthy(url, proc)
         for path in ("/report", "/report.json"):
             latencies(url + path, 10)  # warm the connection pool
         html = latencies(url + "/report")
