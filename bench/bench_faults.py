@@ -36,11 +36,9 @@ from psycopg.conninfo import make_conninfo
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests" / "python"))
 
-from pgcluster import Cluster  # noqa: E402
-
-from booking_report.demo.run import free_port, wait_healthy  # noqa: E402
+from devtools.cluster import Cluster  # noqa: E402
+from devtools.net import free_port, wait_healthy  # noqa: E402
 from ingest.db import init_db  # noqa: E402
 from ingest.signature import sign  # noqa: E402
 

@@ -30,9 +30,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from booking_report.demo.landing import load_crm  # noqa: E402
-from booking_report.demo.run import free_port, wait_healthy  # noqa: E402
 from booking_report.demo.scenario import generate  # noqa: E402
 from booking_report.refresh import refresh  # noqa: E402
+from devtools.net import free_port, wait_healthy  # noqa: E402
 from ingest.db import init_db  # noqa: E402
 from ingest.signature import sign  # noqa: E402
 

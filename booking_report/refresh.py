@@ -33,17 +33,23 @@ class RefreshOutcome:
     full_reason: str | None = None
 
 
-def settings_hash(variables: dict[str, Any]) -> str:
-    """What the stored marts were computed with: the models, macros, seeds and project
-    file, and every var but as_of. An incremental refresh is only exact on top of marts
-    built with the same."""
+def project_files_digest(folders: tuple[str, ...] = ("models", "macros", "seeds")) -> str:
+    """A digest of the dbt project file and the files in ``folders``."""
     digest = hashlib.sha256()
-    for folder in ("models", "macros", "seeds"):
+    for folder in folders:
         for path in sorted((PROJECT_DIR / folder).rglob("*")):
             if path.is_file():
                 digest.update(str(path.relative_to(PROJECT_DIR)).encode() + b"\0")
                 digest.update(path.read_bytes() + b"\0")
     digest.update((PROJECT_DIR / "dbt_project.yml").read_bytes())
+    return digest.hexdigest()
+
+
+def settings_hash(variables: dict[str, Any]) -> str:
+    """What the stored marts were computed with: the models, macros, seeds and project
+    file, and every var but as_of. An incremental refresh is only exact on top of marts
+    built with the same."""
+    digest = hashlib.sha256(project_files_digest().encode())
     digest.update(json.dumps({k: v for k, v in variables.items() if k != "as_of"},
                              sort_keys=True, default=str).encode())
     return digest.hexdigest()[:16]

@@ -77,11 +77,92 @@ def dbt_dir(target_dir: Path | None = None) -> Path:
     return Path(target_dir) if target_dir else data_dir() / "dbt"
 
 
+# The environment variables profiles/profiles.yml reads, but the database's name.
+_PROFILE_VARIABLES = {"BOOKING_REPORT_PGHOST", "BOOKING_REPORT_PGPORT", "BOOKING_REPORT_PGUSER",
+                      "DBT_ENV_SECRET_PGPASSWORD", "BOOKING_REPORT_PGSSLMODE"}
+# Commands that run against a parsed project and can take one already parsed.
+_MANIFEST_COMMANDS = {"build", "run", "test", "seed", "compile", "show"}
+
+
+class ManifestCache:
+    """Parsed projects kept in this process, so a process that runs dbt many times
+    (the refresh worker, the test suite) parses once per settings instead of once per
+    invocation.
+
+    dbt's own partial parsing cannot help a process that moves between databases: the
+    database name is part of the profile hash it checks, so every switch is a full
+    re-parse (2.5 s here). A manifest parsed for one database differs from another's
+    only in the database part of each node's and source's relation, so it is copied and
+    given the new name (``for_database``); ``tests/python/test_transform.py`` checks
+    the copy equals a fresh parse.
+    """
+
+    def __init__(self) -> None:
+        self._parsed: dict[str, tuple[str, Any]] = {}
+
+    @staticmethod
+    def key(args: list[str], env: dict[str, str]) -> str:
+        """Everything a parse depends on, except the database name: the project's files,
+        the vars and the profile and project environment."""
+        from booking_report.refresh import project_files_digest
+
+        vars_json = ""
+        if "--vars" in args:
+            vars_json = args[args.index("--vars") + 1]
+        # what the profile reads (but the database), not PGOPTIONS or log settings
+        relevant = {k: v for k, v in sorted(env.items()) if k in _PROFILE_VARIABLES}
+        project_env = {k: os.environ.get(k, "") for k in
+                       ("BOOKING_REPORT_BI_ROLE", "BOOKING_REPORT_PAGE_ROLE")}
+        return json.dumps([project_files_digest(("models", "macros", "seeds", "tests/data")),
+                           vars_json, relevant, project_env])
+
+    def get(self, key: str, database: str) -> Any | None:
+        found = self._parsed.get(key)
+        if found is None:
+            return None
+        parsed_for, manifest = found
+        return for_database(manifest, parsed_for, database)
+
+    def put(self, key: str, database: str, manifest: Any) -> None:
+        self._parsed[key] = (database, for_database(manifest, database, database))
+
+    def clear(self) -> None:
+        self._parsed.clear()
+
+
+def for_database(manifest: Any, parsed_for: str, database: str) -> Any:
+    """A copy of ``manifest`` whose relations are in ``database`` instead of
+    ``parsed_for`` (the database name is quoted in every relation name)."""
+    clone = manifest.deepcopy()  # dbt's own copy (copy.deepcopy breaks its lookups)
+    # ... which gives a source without a freshness setting an empty one: put it back
+    for unique_id, source in manifest.sources.items():
+        if source.config.freshness is None:
+            clone.sources[unique_id].config.freshness = None
+    if parsed_for == database:
+        return clone
+    old, new = f'"{parsed_for}".', f'"{database}".'
+    for collection in (clone.nodes, clone.sources, clone.semantic_models):
+        for node in collection.values():
+            target = getattr(node, "node_relation", None) or node
+            if getattr(target, "database", None) == parsed_for:
+                target.database = database
+            name = getattr(target, "relation_name", None)
+            if name and name.startswith(old):
+                target.relation_name = new + name[len(old):]
+    clone.build_flat_graph()  # `graph` in Jinja (the on-run-start hook reads sources)
+    return clone
+
+
+MANIFESTS = ManifestCache()
+
+
 def run_dbt(dsn: str, args: list[str], *, target_dir: Path | None = None,
-            quiet: bool = True, session: dict[str, str] | None = None) -> Any:
+            quiet: bool = True, session: dict[str, str] | None = None,
+            reuse_manifest: bool = True) -> Any:
     """Invoke dbt with ``args``; return dbt's ``dbtRunnerResult``. ``session``: Postgres
     settings for every connection dbt opens (PGOPTIONS), read by the models at run time
-    instead of being vars dbt would have to re-parse the project for."""
+    instead of being vars dbt would have to re-parse the project for. Build-like
+    commands run on a project parsed once per process and settings (ManifestCache)."""
     from dbt.cli.main import dbtRunner
 
     target_dir = dbt_dir(target_dir)
@@ -89,15 +170,33 @@ def run_dbt(dsn: str, args: list[str], *, target_dir: Path | None = None,
     if session:
         env["PGOPTIONS"] = " ".join(filter(None, [os.environ.get("PGOPTIONS", ""),
                                                    session_options(session)]))
-    full = [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROFILES_DIR),
-            "--target-path", str(target_dir / "target"), "--log-path", str(target_dir / "logs")]
+    paths = ["--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROFILES_DIR),
+             "--target-path", str(target_dir / "target"), "--log-path", str(target_dir / "logs")]
+    full = [*args, *paths]
     if quiet:
         full = ["--quiet", *full]
+    command = next((a for a in args if not a.startswith("-")), "")
     with _DBT_LOCK:
         saved = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
         try:
-            return dbtRunner().invoke(full)
+            if not (reuse_manifest and command in _MANIFEST_COMMANDS):
+                return dbtRunner().invoke(full)
+            database = env["BOOKING_REPORT_PGDATABASE"]
+            vars_args = args[args.index("--vars"):args.index("--vars") + 2] \
+                if "--vars" in args else []
+            key = MANIFESTS.key(vars_args, env)
+            manifest = MANIFESTS.get(key, database)
+            if manifest is None:
+                parsed = dbtRunner().invoke([*(["--quiet"] if quiet else []), "parse",
+                                             *vars_args, *paths])
+                if not parsed.success:
+                    return parsed
+                MANIFESTS.put(key, database, parsed.result)
+                manifest = MANIFESTS.get(key, database)
+            result = dbtRunner(manifest=manifest).invoke(full)
+            result.manifest = manifest  # the project as this invocation saw it
+            return result
         finally:
             for key, value in saved.items():
                 if value is None:
@@ -188,7 +287,10 @@ def build(dsn: str, *, variables: dict[str, Any] | None = None, full_refresh: bo
     session = {"jit": "off"}
     if as_of:
         session["booking_report.as_of"] = as_of
-    args = ["build", *_vars_arg(variables)]
+    # dbt's JSON artifacts: the manifest (0.45 s of every build to write, for a project
+    # that was written when it was parsed) is left out; run_results.json is written
+    # below (each node's status and time, for monitoring and bench/bench_scale.py)
+    args = ["--no-write-json", "build", *_vars_arg(variables)]
     if full_refresh:
         args.append("--full-refresh")
     if not unit_tests:
@@ -197,9 +299,12 @@ def build(dsn: str, *, variables: dict[str, Any] | None = None, full_refresh: bo
         args += ["--exclude", *exclude]
     result = run_dbt(dsn, args, target_dir=target_dir, session=session)
     summarize(result, summary)
-    manifest = dbt_dir(target_dir) / "target" / "manifest.json"
-    if manifest.exists():
-        summary.stale_sources = stale_sources(dsn, json.loads(manifest.read_text()))
+    if getattr(result.result, "write", None) is not None:
+        result.result.write(str(dbt_dir(target_dir) / "target" / "run_results.json"))
+    manifest = getattr(result, "manifest", None)
+    if manifest is not None:
+        summary.stale_sources = stale_sources(dsn, {"sources": {
+            uid: source.to_dict() for uid, source in manifest.sources.items()}})
     if summary.success and summary.count("model") == 0:
         summary.success = False
         summary.failures.append("dbt build selected no models")

@@ -10,11 +10,8 @@ truth, which repairs what the lost webhooks missed; a refresh; the weekly report
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from datetime import UTC, datetime
 
 import psycopg
@@ -27,6 +24,7 @@ from booking_report.demo.scenario import generate
 from booking_report.demo.standin import StandinServer, create_standin
 from booking_report.refresh import print_summary, refresh
 from booking_report.sync import run_sync, summary_line
+from devtools.net import free_port, wait_healthy
 from ingest.calcom_api import CalcomApi
 from ingest.crm import read_csv, write_snapshot, zone
 from ingest.db import init_db
@@ -55,26 +53,6 @@ def demo_database(server_dsn: str) -> str:
             f"not ({exc.diag.message_primary or exc}); unset DATABASE_URL to use the "
             "embedded Postgres") from None
     return make_conninfo(server_dsn, dbname=DEMO_DB)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the receiver exited with status {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("the receiver did not become healthy in time")
 
 
 def start_receiver(dsn: str, port: int) -> subprocess.Popen:

@@ -1,42 +1,69 @@
-"""Shared fixtures: throwaway databases on the real Postgres, a real HTTP receiver."""
+"""Fixtures: throwaway databases on the real Postgres, built scenarios cloned from
+templates built once per run, one dbt target folder per test process."""
 
 from __future__ import annotations
 
+import json
 import os
-import threading
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from werkzeug.serving import make_server
 
+from booking_report.transform import run_dbt
+from devtools.pg import (
+    STALE_TEMPLATE_SECONDS,
+    Templates,
+    create_database,
+    drop_database,
+    drop_templates,
+    dsn_for,
+    new_run_id,
+)
 from ingest.db import init_db
 
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-
-ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REPO = Path(__file__).resolve().parents[2]
-FIXTURES = REPO / "tests" / "fixtures" / "calcom"
+RUN_ID_VARIABLE = "BOOKING_REPORT_TEST_RUN_ID"
 
 
-def create_database(prefix: str = "brtest") -> str:
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    params = conninfo_to_dict(ADMIN_URL)
-    params["dbname"] = name
-    return make_conninfo(**params)
+def _is_controller(config) -> bool:
+    return not hasattr(config, "workerinput")
 
 
-def drop_database(dsn: str) -> None:
-    name = conninfo_to_dict(dsn)["dbname"]
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(
-            sql.Identifier(name)))
+def pytest_configure(config):
+    # one id for the whole run, inherited by pytest-xdist's workers (started later)
+    if _is_controller(config) and RUN_ID_VARIABLE not in os.environ:
+        os.environ[RUN_ID_VARIABLE] = new_run_id()
+        drop_templates(older_than=STALE_TEMPLATE_SECONDS)  # left by a run that crashed
+
+
+def pytest_collection_modifyitems(config, items):
+    # the slowest first: a worker that draws a long test late would finish alone
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _is_controller(session.config) and os.environ.get(RUN_ID_VARIABLE):
+        Templates(os.environ[RUN_ID_VARIABLE]).drop_all()
+
+
+@pytest.fixture(scope="session")
+def templates() -> Templates:
+    return Templates(os.environ[RUN_ID_VARIABLE])
+
+
+@pytest.fixture(scope="session")
+def target_dir(tmp_path_factory):
+    """dbt's target/ and logs/ for this test process: shared, so dbt parses the project
+    once per process and settings (booking_report.transform.ManifestCache)."""
+    return tmp_path_factory.mktemp("dbt")
+
+
+@pytest.fixture(scope="session")
+def manifest(target_dir) -> dict:
+    """dbt's manifest.json for the project (`dbt parse`; no database is read)."""
+    result = run_dbt(dsn_for("postgres"), ["parse"], target_dir=target_dir)
+    assert result.success, result.exception
+    return json.loads((target_dir / "target" / "manifest.json").read_text())
 
 
 @pytest.fixture
@@ -52,33 +79,3 @@ def empty_db() -> Iterator[str]:
 def raw_db(empty_db: str) -> str:
     init_db(empty_db)
     return empty_db
-
-
-class LiveServer:
-    def __init__(self, app):
-        self.app = app
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.port = self.server.server_port
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.thread.join(5)
-        store = self.app.extensions.get("delivery_store")
-        if store is not None:
-            store.close()
-
-
-def fetchall(dsn: str, query: str, params=()) -> list[tuple]:
-    with psycopg.connect(dsn) as conn:
-        return conn.execute(query, params).fetchall()
-
-
-def fixture_body(trigger: str) -> bytes:
-    return (FIXTURES / f"{trigger}.json").read_bytes()

@@ -10,7 +10,7 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from conftest import create_database
+from helpers import create_database
 
 from booking_report.demo.landing import load_crm, load_manual_outcomes, store_bodies
 from booking_report.demo.scenario import generate
@@ -20,18 +20,30 @@ from ingest.db import init_db
 AS_OF = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # a Monday: last complete week = W47
 
 
-def built_database(target_dir, *, seed: int = 11, as_of: datetime = AS_OF,
-                   empty: bool = False) -> str:
-    dsn = create_database("brreport")
-    init_db(dsn)
-    if not empty:
-        sc = generate(seed, as_of=AS_OF, leads=260)
-        store_bodies(dsn, sc.bodies)
-        load_crm(dsn, sc)
-        load_manual_outcomes(dsn, sc)
-    outcome = refresh(dsn, as_of=as_of.isoformat(), target_dir=target_dir, unit_tests=False)
-    assert outcome.build.success, outcome.build.failures
-    return dsn
+def built_database(templates, target_dir, *, seed: int = 11, as_of: datetime = AS_OF,
+                   empty: bool = False, clone: bool = True) -> str:
+    """A database of its own holding the scenario ``seed`` (260 leads, generated as of
+    AS_OF) refreshed as of ``as_of``: a clone of a template built once per test run, or
+    (``clone=False``) built here, for a test of what the build itself leaves behind
+    beyond the data (a clone has no statistics history, for one)."""
+
+    def build(dsn: str) -> None:
+        init_db(dsn)
+        if not empty:
+            sc = generate(seed, as_of=AS_OF, leads=260)
+            store_bodies(dsn, sc.bodies)
+            load_crm(dsn, sc)
+            load_manual_outcomes(dsn, sc)
+        outcome = refresh(dsn, as_of=as_of.isoformat(), target_dir=target_dir,
+                          unit_tests=False)
+        assert outcome.build.success, outcome.build.failures
+
+    if not clone:
+        dsn = create_database("brreport")
+        build(dsn)
+        return dsn
+    key = f"report-scenario seed={seed} as_of={as_of.isoformat()} empty={empty}"
+    return templates.clone(key, build, prefix="brreport")
 
 
 def stale_as_of() -> datetime:

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
-from conftest import REPO, LiveServer, create_database, drop_database, fetchall
+from helpers import REPO, LiveServer, create_database, drop_database, fetchall
 from httpclient import post_webhook
 from reportkit import Client
 
@@ -29,6 +29,9 @@ from booking_report.refresh import print_summary, refresh
 from booking_report.server import create_server_app
 from booking_report.transform import run_dbt
 from ingest.db import init_db
+
+# one module fixture (built once) serves every test here: one worker runs them
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("bad_data")]
 
 SECRET = "bad-data-secret"
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -3,61 +3,42 @@ at a desktop width and on a phone (390 × 844)."""
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import REPO, drop_database, fetchall
+from helpers import CHROMIUM_ARGS, REPO, drop_database, fetchall
 from playwright.sync_api import sync_playwright
 from psycopg.rows import dict_row
 from reportkit import built_database
 
+from devtools.net import start_serve, stop_serve
 from report.wording import percent, rate_with_denominator
 from webauth import hash_password
 
+# one module fixture (built once) serves every test here: one worker runs them
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    target = tmp_path_factory.mktemp("dbt-browser")
-    dsn = built_database(target, seed=13)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = dict(os.environ, DATABASE_URL=dsn, CALCOM_WEBHOOK_SECRETS="browser-secret",
-               BOOKING_REPORT_REQUIRE_LOGIN="1", BOOKING_REPORT_USER="owner",
-               BOOKING_REPORT_PASSWORD_HASH=hash_password(PASSWORD),
-               BOOKING_REPORT_DATA_DIR=str(target))
-    proc = subprocess.Popen([sys.executable, "-m", "booking_report.cli", "serve", "--host",
-                             "127.0.0.1", "--port", str(port)],
-                            env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+def served(templates, target_dir, tmp_path_factory):
+    target = tmp_path_factory.mktemp("browser-data")
+    dsn = built_database(templates, target_dir, seed=13)
+    proc, url = start_serve(dict(CALCOM_WEBHOOK_SECRETS="browser-secret",
+                                 DATABASE_URL=dsn, BOOKING_REPORT_REQUIRE_LOGIN="1",
+                                 BOOKING_REPORT_USER="owner",
+                                 BOOKING_REPORT_PASSWORD_HASH=hash_password(PASSWORD),
+                                 BOOKING_REPORT_DATA_DIR=str(target)),
+                            args=("--host", "127.0.0.1"), statuses=(200,))
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/healthz", timeout=2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(proc.stdout.read().decode()) from None
-                time.sleep(0.2)
         yield url, dsn
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        stop_serve(proc)
         drop_database(dsn)
 
 

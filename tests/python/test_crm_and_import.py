@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import REPO, fetchall, fixture_body
+from helpers import cli, fetchall, fixture_body
 
 from ingest.db import init_db, migration_files
-
-
-def cli(dsn: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ, DATABASE_URL=dsn, DBT_SEND_ANONYMOUS_USAGE_STATS="false")
-    return subprocess.run([sys.executable, "-m", "booking_report.cli", *args], env=env,
-                          capture_output=True, text=True, cwd=cwd or REPO, timeout=300)
-
 
 GOOD_CSV = (
     "\ufefflead_id,created_at,email,name,source,status,Meeting Status,booked_at,updated_at,"

@@ -6,7 +6,10 @@ import os
 import subprocess
 import sys
 
-from conftest import REPO
+import pytest
+from helpers import REPO
+
+pytestmark = pytest.mark.slow
 
 
 def test_demo_runs_end_to_end_on_the_embedded_postgres(tmp_path):

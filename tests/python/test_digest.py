@@ -8,7 +8,6 @@ import base64
 import email
 import json
 import os
-import socket
 import subprocess
 import sys
 from email import policy
@@ -17,23 +16,17 @@ import psycopg
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
-from conftest import REPO, LiveServer, drop_database, fetchall
 from flask import Flask, request
+from helpers import CHROMIUM_ARGS, REPO, LiveServer, drop_database, fetchall
 from playwright.sync_api import sync_playwright
 from psycopg.rows import dict_row
 from reportkit import built_database, stale_as_of
-from test_browser import CHROMIUM_ARGS
 
+from devtools.net import free_port
 from report.wording import percent
 
 WEEK = "2026-W47"
 ARTIFACTS = REPO / "test-artifacts"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Sink:
@@ -56,8 +49,8 @@ def smtp():
 
 
 @pytest.fixture(scope="module")
-def known_db(tmp_path_factory):
-    dsn = built_database(tmp_path_factory.mktemp("dbt-digest"), seed=11)
+def known_db(templates, target_dir):
+    dsn = built_database(templates, target_dir, seed=11)
     yield dsn
     drop_database(dsn)
 
@@ -175,6 +168,7 @@ def test_slack_gets_the_numbers_and_names_nobody_unless_asked(known_db, slack_st
     assert recipients and all(r.startswith("slack:") and "XXXX" not in r for r in recipients)
 
 
+@pytest.mark.browser
 def test_the_html_part_renders_at_600px_without_overflow(known_db, tmp_path):
     res = digest(known_db, "--dry-run", str(tmp_path))
     assert res.returncode == 0, res.stderr
@@ -241,8 +235,9 @@ def test_smtp_and_slack_faults_are_one_line_and_nothing_is_recorded(known_db, sm
     assert fetchall(known_db, "select count(*) from raw.digest_deliveries") == [(0,)]
 
 
-def test_a_stale_feed_says_so_instead_of_sending_numbers_it_cannot_stand_behind(tmp_path):
-    dsn = built_database(tmp_path / "dbt", as_of=stale_as_of())
+def test_a_stale_feed_says_so_instead_of_sending_numbers_it_cannot_stand_behind(
+        templates, target_dir, tmp_path):
+    dsn = built_database(templates, target_dir, as_of=stale_as_of())
     try:
         res = digest(dsn, "--week", WEEK, "--dry-run", str(tmp_path / "out"))
         assert res.returncode == 0, res.stderr

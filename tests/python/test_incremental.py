@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import create_database, drop_database, fetchall
+from helpers import create_database, drop_database, fetchall
 from oracle import mismatches
 
 from booking_report.demo.landing import crm_csv_text, load_manual_outcomes, store_bodies
@@ -34,6 +34,8 @@ from ingest.crm import prepare_rows, write_snapshot, zone
 from ingest.db import init_db
 from ingest.store import parse_body, store_event
 
+pytestmark = pytest.mark.slow
+
 AS_OF = datetime(2026, 11, 23, 12, tzinfo=UTC)
 KEY = "cal_live_test_incremental_0123"
 SCHEMAS = ("booking_staging", "booking_intermediate", "reporting", "reporting_private")
@@ -42,10 +44,6 @@ SCHEMAS = ("booking_staging", "booking_intermediate", "reporting", "reporting_pr
 # replaced; both empty in a full build)
 NOT_COMPARED_PREFIXES = ("int_refresh_log", "int_changed_", "int_replaced_")
 
-
-@pytest.fixture(scope="module")
-def target_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("dbt-incremental")
 
 
 def table_rows(dsn: str) -> dict[str, list[str]]:

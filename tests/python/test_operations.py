@@ -8,8 +8,6 @@ import json
 import os
 import re
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,10 +17,17 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import REPO, LiveServer, create_database, drop_database, fetchall, fixture_body
+from helpers import (
+    LiveServer,
+    cli,
+    create_database,
+    drop_database,
+    fetchall,
+    fixture_body,
+    wait_for,
+)
 from httpclient import post_webhook
 from reportkit import Client, built_database
-from test_outages import wait_for
 
 from booking_report.server import create_server_app
 from booking_report.transform import run_dbt, stale_sources
@@ -37,22 +42,10 @@ DEAD = "postgresql://postgres@127.0.0.1:1/nowhere"
 SECRET = "ops-secret"
 
 
-def cli(dsn: str, *args: str, **env_extra: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, DATABASE_URL=dsn, **env_extra)
-    env.pop("BOOKING_REPORT_DATABASE", None)
-    return subprocess.run([sys.executable, "-m", "booking_report.cli", *args], env=env,
-                          capture_output=True, text=True, cwd=REPO, timeout=300,
-                          stdin=subprocess.DEVNULL)
-
 
 @pytest.fixture(scope="module")
-def target_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("dbt-ops")
-
-
-@pytest.fixture(scope="module")
-def known_db(target_dir):
-    dsn = built_database(target_dir, seed=17)
+def known_db(templates, target_dir):
+    dsn = built_database(templates, target_dir, seed=17)
     yield dsn
     drop_database(dsn)
 
@@ -114,6 +107,7 @@ def test_bad_week_and_source_get_friendly_pages_and_json(known_db, tmp_path):
 # ------------------------------------------------------------------ settings
 
 
+@pytest.mark.slow
 def test_timezone_and_metric_settings_from_the_command_line_and_the_environment(
         known_db, target_dir):
     res = cli(known_db, "refresh", "--as-of", "2026-11-23T12:00:00Z", "--var",
@@ -256,6 +250,7 @@ def timed_delivery(url: str, body: bytes) -> float:
 # ------------------------------------------------------------------ refresh now
 
 
+@pytest.mark.slow
 def test_refresh_now_keeps_the_view_reaps_its_child_and_clears_when_done(known_db, tmp_path):
     app = create_server_app({"DATABASE_URL": known_db, "CALCOM_WEBHOOK_SECRETS": [SECRET],
                              "SPOOL_DIR": str(tmp_path / "spool"), "DATA_DIR": str(tmp_path)})
@@ -337,6 +332,7 @@ def dbt_source_freshness(dsn: str, target: Path) -> list[str]:
             if str(r.node.resource_type) == "source" and str(r.status) != "pass"]
 
 
+@pytest.mark.slow
 def test_the_refresh_judges_source_freshness_as_dbt_source_freshness_does(tmp_path):
     """The refresh reads the sources' freshness thresholds from dbt's manifest and runs
     one query per source instead of a second dbt invocation (booking_report/transform.py,

@@ -5,21 +5,24 @@ server."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, LiveServer, fetchall, fixture_body
+from helpers import REPO, LiveServer, fetchall, fixture_body, wait_for
 from httpclient import post_webhook, request
-from pgcluster import Cluster
 
 from booking_report.server import create_server_app
+from devtools import net
+from devtools.cluster import Cluster
+from devtools.net import SlowClients, stop_serve
 from ingest import spool
 from ingest.db import init_db
+
+# one module fixture (built once) serves every test here: one worker runs them
+pytestmark = [pytest.mark.outage, pytest.mark.xdist_group("outages")]
 
 SECRET = "outage-secret"
 
@@ -36,52 +39,10 @@ def count_events(dsn: str) -> int:
     return fetchall(dsn, "select count(*) from raw.calcom_webhook_events")[0][0]
 
 
-def wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_serve(dsn: str, tmp_path: Path, **env_extra: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = dict(os.environ, DATABASE_URL=dsn, CALCOM_WEBHOOK_SECRETS=SECRET,
-               BOOKING_REPORT_SPOOL_DIR=str(tmp_path / "spool"),
-               BOOKING_REPORT_DATA_DIR=str(tmp_path), **env_extra)
-    env.pop("BOOKING_REPORT_DATABASE", None)
-    proc = subprocess.Popen([sys.executable, "-m", "booking_report.cli", "serve", "--port",
-                             str(port)], env=env, cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if request(url + "/healthz").status in (200, 503):
-                return proc, url
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(proc.stdout.read())
-        time.sleep(0.2)
-
-
-def stop_serve(proc: subprocess.Popen) -> str:
-    proc.terminate()
-    try:
-        out, _ = proc.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-    return out
+    return net.start_serve(dict(DATABASE_URL=dsn, CALCOM_WEBHOOK_SECRETS=SECRET,
+                                BOOKING_REPORT_SPOOL_DIR=str(tmp_path / "spool"),
+                                BOOKING_REPORT_DATA_DIR=str(tmp_path), **env_extra))
 
 
 def test_a_hung_database_means_spool_within_the_deadline_then_drained(cluster, tmp_path):
@@ -164,47 +125,6 @@ def test_drain_spool_moves_a_torn_file_aside_once_and_says_what_is_left(raw_db, 
     second = drain_cli()  # not retried, not a traceback: still reported, still non-zero
     assert second.returncode == 1 and "drained 0" in second.stdout
     assert "Traceback" not in second.stderr
-
-
-class SlowClients:
-    """Connections that never finish a request: idle ones, and ones that send their
-    headers or body one byte at a time."""
-
-    def __init__(self, port: int, *, idle: int, slow_body: int, slow_headers: int):
-        self.stop = threading.Event()
-        self.socks: list[tuple[socket.socket, bytes]] = []
-        for _ in range(idle):
-            self.socks.append((socket.create_connection(("127.0.0.1", port)), b""))
-        for _ in range(slow_body):
-            sock = socket.create_connection(("127.0.0.1", port))
-            sock.sendall(b"POST /webhooks/calcom HTTP/1.1\r\nHost: x\r\n"
-                         b"Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n")
-            self.socks.append((sock, b"x" * 5000))
-        for _ in range(slow_headers):
-            sock = socket.create_connection(("127.0.0.1", port))
-            self.socks.append((sock, b"POST /webhooks/calcom HTTP/1.1\r\nHost: x\r\n" * 50))
-        self.thread = threading.Thread(target=self.trickle, daemon=True)
-
-    def trickle(self):
-        position = 0
-        while not self.stop.wait(0.5):
-            for sock, data in self.socks:
-                if position < len(data):
-                    try:
-                        sock.send(data[position:position + 1])
-                    except OSError:
-                        pass
-            position += 1
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join(5)
-        for sock, _ in self.socks:
-            sock.close()
 
 
 def test_slow_and_idle_clients_do_not_starve_deliveries(raw_db, tmp_path):

@@ -11,7 +11,7 @@ import json
 import time
 
 import pytest
-from conftest import LiveServer, fetchall, fixture_body
+from helpers import LiveServer, fetchall, fixture_body
 from httpclient import post_webhook, request
 
 from booking_report.server import create_server_app

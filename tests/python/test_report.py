@@ -7,7 +7,6 @@ import io
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -16,13 +15,14 @@ import uuid
 
 import psycopg
 import pytest
-from conftest import ADMIN_URL, REPO, LiveServer, drop_database, fetchall
+from helpers import ADMIN_URL, REPO, LiveServer, cli, drop_database, fetchall
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 from reportkit import Client, built_database, card_value, stale_as_of
 
 from booking_report import locks
 from booking_report.server import create_server_app, web_config_from_env
+from devtools import net
 from report import data as reportdata
 from report.data import fmt_rate
 from report.terminal import as_dict, render
@@ -33,14 +33,10 @@ WEEK = "2026-W47"
 SECRET = "report-test-secret"
 
 
-@pytest.fixture(scope="module")
-def target_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("dbt-report")
-
 
 @pytest.fixture(scope="module")
-def known_db(target_dir):
-    dsn = built_database(target_dir)
+def known_db(templates, target_dir):
+    dsn = built_database(templates, target_dir)
     yield dsn
     drop_database(dsn)
 
@@ -56,12 +52,6 @@ def app_for(dsn, tmp_path, **extra):
     return create_server_app({"DATABASE_URL": dsn, "CALCOM_WEBHOOK_SECRETS": [SECRET],
                               "SPOOL_DIR": str(tmp_path / "spool"),
                               "DATA_DIR": str(tmp_path), **extra})
-
-
-def cli(dsn, *args):
-    env = dict(os.environ, DATABASE_URL=dsn)
-    return subprocess.run([sys.executable, "-m", "booking_report.cli", *args], env=env,
-                          capture_output=True, text=True, cwd=REPO, timeout=120)
 
 
 # ------------------------------------------------------------------ terminal
@@ -163,8 +153,8 @@ def test_page_source_filter_and_exports(known_db, tmp_path):
     assert bad.status == 400 and "has not started yet" in bad.text
 
 
-def test_empty_database_explains_how_to_connect(target_dir, tmp_path):
-    dsn = built_database(target_dir, empty=True)
+def test_empty_database_explains_how_to_connect(templates, target_dir, tmp_path):
+    dsn = built_database(templates, target_dir, empty=True)
     try:
         with LiveServer(app_for(dsn, tmp_path)) as live:
             page = Client(live.url).request("/report")
@@ -184,8 +174,8 @@ def test_marts_not_built_yet_is_an_empty_state_not_an_error(raw_db, tmp_path):
     assert page.status == 200 and 'id="empty-state"' in page.text
 
 
-def test_fallback_when_the_feed_is_stale(target_dir, tmp_path):
-    dsn = built_database(target_dir / "stale", as_of=stale_as_of())
+def test_fallback_when_the_feed_is_stale(templates, target_dir, tmp_path):
+    dsn = built_database(templates, target_dir, as_of=stale_as_of())
     try:
         assert fetchall(dsn, "select status, is_fallback from reporting.feed_health") == [
             ("stale", True)]
@@ -291,8 +281,9 @@ def test_confirmation_csrf_bad_value_and_success(known_db, tmp_path):
         assert f'data-pending="{booking}"' in page.text
 
 
-def test_refresh_now_runs_in_the_background_under_the_lock(target_dir, tmp_path):
-    dsn = built_database(target_dir / "refresh", seed=12)
+@pytest.mark.slow
+def test_refresh_now_runs_in_the_background_under_the_lock(templates, target_dir, tmp_path):
+    dsn = built_database(templates, target_dir, seed=12)
     try:
         before = fetchall(dsn, "select built_at from reporting.feed_health")[0][0]
         with LiveServer(app_for(dsn, tmp_path)) as live:
@@ -445,15 +436,9 @@ def test_serve_reuses_its_page_connections_across_views(known_db, tmp_path):
     when the database ends that connection, the next views still work."""
     from report.connections import APPLICATION_NAME
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = dict(os.environ, DATABASE_URL=known_db, CALCOM_WEBHOOK_SECRETS=SECRET,
-               BOOKING_REPORT_DATA_DIR=str(tmp_path))
-    proc = subprocess.Popen([sys.executable, "-m", "booking_report.cli", "serve", "--port",
-                             str(port), "--threads", "1"], env=env, cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    proc, url = net.start_serve({"DATABASE_URL": known_db, "CALCOM_WEBHOOK_SECRETS": SECRET,
+                                 "BOOKING_REPORT_DATA_DIR": str(tmp_path)},
+                                args=("--threads", "1"), statuses=(200,))
     try:
         with psycopg.connect(known_db, autocommit=True) as watch:
             def sessions() -> int:
@@ -461,15 +446,6 @@ def test_serve_reuses_its_page_connections_across_views(known_db, tmp_path):
                 return watch.execute("select sessions from pg_stat_database"
                                      " where datname = current_database()").fetchone()[0]
 
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    urllib.request.urlopen(url + "/healthz", timeout=2).read()
-                    break
-                except OSError:
-                    assert proc.poll() is None and time.monotonic() < deadline, \
-                        proc.stdout.read().decode() if proc.poll() is not None else "no answer"
-                    time.sleep(0.2)
             before = sessions()
             for path in ["/report"] * 6 + ["/report.json"]:
                 assert urllib.request.urlopen(url + path, timeout=30).status == 200

@@ -8,15 +8,17 @@ import uuid
 
 import psycopg
 import pytest
-from conftest import REPO, LiveServer, fetchall, fixture_body
+from helpers import REPO, LiveServer, fetchall, fixture_body
 from httpclient import post_webhook, request
 from psycopg.conninfo import make_conninfo
-from test_outages import start_serve, stop_serve
 
 from booking_report.refresh import refresh
 from booking_report.server import create_server_app
+from devtools.net import start_serve, stop_serve
 from ingest.db import init_db
 from ingest.spool import drain
+
+SECRET = "roles-secret"
 
 
 @pytest.fixture
@@ -70,6 +72,7 @@ def readers_can_read(empty_db, roles) -> None:
             conn.execute(query)
 
 
+@pytest.mark.slow
 def test_readers_keep_their_access_across_refreshes_with_and_without_role_variables(
         empty_db, roles, tmp_path, monkeypatch):
     """The README's cron line and the GitHub workflow refresh without
@@ -89,6 +92,7 @@ def test_readers_keep_their_access_across_refreshes_with_and_without_role_variab
         readers_can_read(empty_db, roles)
 
 
+@pytest.mark.slow
 def test_a_refresh_without_role_variables_on_a_fresh_database_leaves_readers_reading(
         empty_db, roles, tmp_path):
     assert "BOOKING_REPORT_PAGE_ROLE" not in os.environ
@@ -102,12 +106,14 @@ def test_serve_runs_as_the_insert_only_role(empty_db, roles, tmp_path):
     """`booking-report serve` itself (not just the app object) under br_ingest: it must
     start (no DDL), say the schema is up to date, and store a delivery."""
     ingest_dsn = make_conninfo(empty_db, user=roles["br_ingest"])
-    proc, url = start_serve(ingest_dsn, tmp_path)
+    proc, url = start_serve({"DATABASE_URL": ingest_dsn, "CALCOM_WEBHOOK_SECRETS": SECRET,
+                             "BOOKING_REPORT_SPOOL_DIR": str(tmp_path / "spool"),
+                             "BOOKING_REPORT_DATA_DIR": str(tmp_path)})
     try:
         health = request(url + "/healthz").json()
         assert health["database"] == "reachable", health
         body = fixture_body("BOOKING_CREATED")
-        answer = post_webhook(url, body, "outage-secret")
+        answer = post_webhook(url, body, SECRET)
         assert answer.status == 200 and answer.json() == {"status": "stored"}
         assert post_webhook(url, body, "wrong").status == 401
         time.sleep(0.2)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import psycopg
 import pytest
-from conftest import create_database, drop_database
+from helpers import create_database, drop_database
 from oracle import mismatches
 
 from booking_report.demo.landing import load_crm, load_manual_outcomes, store_bodies
@@ -23,10 +23,6 @@ AS_OF = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 SEEDS = [(seed, "UTC") for seed in range(1, 21)] + [
     (21, "Europe/Berlin"), (22, "America/New_York"), (23, "Asia/Kolkata")]
 
-
-@pytest.fixture(scope="module")
-def target_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("dbt-target")
 
 
 def build_scenario(dsn, sc, bodies, target_dir, *, unit_tests=False):
@@ -56,7 +52,10 @@ def test_dbt_build_with_unit_tests(target_dir):
         drop_database(dsn)
 
 
-@pytest.mark.parametrize("seed,timezone", SEEDS, ids=[f"seed{s}-{tz}" for s, tz in SEEDS])
+# the fast loop (scripts/test.sh --fast) keeps one seed; the suite runs them all
+@pytest.mark.parametrize("seed,timezone", [
+    pytest.param(seed, tz, id=f"seed{seed}-{tz}", marks=() if seed == 1 else pytest.mark.slow)
+    for seed, tz in SEEDS])
 def test_marts_equal_ground_truth(seed, timezone, target_dir):
     sc = generate(seed, as_of=AS_OF, report_timezone=timezone)
     expected = sc.expected()
@@ -88,6 +87,7 @@ def snapshot_marts(dsn):
         return {name: conn.execute(query).fetchall() for name, query in MART_QUERIES.items()}
 
 
+@pytest.mark.slow
 def test_arrival_order_and_duplicates_change_nothing(target_dir):
     sc = generate(7, as_of=AS_OF)
     rng = random.Random(2026)
@@ -106,6 +106,7 @@ def test_arrival_order_and_duplicates_change_nothing(target_dir):
         drop_database(second)
 
 
+@pytest.mark.slow
 def test_the_oracle_notices_a_wrong_number(target_dir):
     """Guard against a comparison that cannot fail: corrupt one stored value."""
     sc = generate(3, as_of=AS_OF)

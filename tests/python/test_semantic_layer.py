@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 
 import psycopg
 import pytest
-from conftest import create_database, drop_database
+from helpers import create_database, drop_database
 from psycopg.rows import dict_row
 
 from booking_report import semantic
@@ -19,6 +19,10 @@ from booking_report.demo.landing import load_crm, load_manual_outcomes, store_bo
 from booking_report.demo.scenario import generate
 from booking_report.refresh import refresh
 from ingest.db import init_db
+
+pytestmark = [pytest.mark.slow,
+              # MetricFlow reads the project folder's own target/: one test at a time
+              pytest.mark.xdist_group("semantic_layer")]
 
 AS_OF = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 BOOKING_METRICS = ["bookings_made", "rescheduled_bookings", "reschedule_rate",

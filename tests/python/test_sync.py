@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from conftest import REPO, LiveServer, create_database, drop_database, fetchall
+from helpers import LiveServer, cli, create_database, drop_database, fetchall
 from oracle import mismatches
 from reportkit import Client
 
@@ -35,10 +32,6 @@ AS_OF = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 KEY = "cal_live_test_0123456789abcdef"
 VERSIONS = ["2026-05-01", "2024-08-13"]
 
-
-@pytest.fixture(scope="module")
-def target_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("dbt-sync")
 
 
 def no_sleep(seconds: float) -> None:
@@ -68,6 +61,7 @@ def build(dsn, sc, target_dir, *, synced: bool, bodies=None):
 @pytest.mark.parametrize("seed,version,timezone", [
     (41, "2026-05-01", "UTC"), (42, "2024-08-13", "UTC"), (43, "2026-05-01", "Europe/Berlin"),
     (44, "2024-08-13", "America/New_York")])
+@pytest.mark.slow
 def test_after_the_sync_the_marts_equal_the_truth_again(seed, version, timezone, target_dir):
     sc = generate(seed, as_of=AS_OF, leads=300, report_timezone=timezone, lossy=0.3)
     truth = sc.expected(synced=True)
@@ -103,6 +97,7 @@ def test_after_the_sync_the_marts_equal_the_truth_again(seed, version, timezone,
         drop_database(dsn)
 
 
+@pytest.mark.slow
 def test_without_the_sync_the_loss_is_detected(target_dir):
     sc = generate(41, as_of=AS_OF, leads=300, lossy=0.3)
     dsn = create_database("brsync")
@@ -119,6 +114,7 @@ def test_without_the_sync_the_loss_is_detected(target_dir):
         drop_database(dsn)
 
 
+@pytest.mark.slow
 def test_arrival_order_of_webhooks_and_snapshots_changes_nothing(target_dir):
     """A webhook landed after the snapshot, or before: the same marts."""
     sc = generate(45, as_of=AS_OF, leads=150, lossy=0.3)
@@ -240,12 +236,6 @@ def test_cursor_pagination_uses_limit_100_and_the_cursor(raw_db):
 # ------------------------------------------------------------------ configuration and secrets
 
 
-def cli(dsn, *args, **env):
-    full_env = dict(os.environ, DATABASE_URL=dsn, **env)
-    return subprocess.run([sys.executable, "-m", "booking_report.cli", *args], env=full_env,
-                          capture_output=True, text=True, cwd=REPO, timeout=300)
-
-
 def test_a_refused_key_and_a_wrong_version_get_one_clear_line(raw_db):
     sc = generate(49, as_of=AS_OF, leads=60)
     with StandinServer(create_standin(sc.api_bookings, api_key=KEY)) as standin:
@@ -264,6 +254,7 @@ def test_a_refused_key_and_a_wrong_version_get_one_clear_line(raw_db):
     assert runs(raw_db)[-1][0] == "failed"
 
 
+@pytest.mark.slow
 def test_refresh_syncs_first_and_a_failed_sync_is_only_a_warning(raw_db, tmp_path, caplog):
     sc = generate(50, as_of=AS_OF, leads=120, lossy=0.3)
     store_bodies(raw_db, sc.bodies)
