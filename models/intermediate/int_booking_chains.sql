@@ -1,6 +1,7 @@
-{#- One row per booking chain: one meeting across its reschedules. `rescheduleUid`
-    links a new uid to the one it replaced; the root (first uid) is the chain's
-    `booking_id` and the newest uid is the current booking. The (host_key, …) index
+{#- One row per booking chain: one meeting across its reschedules (one seat's, on a
+    seated event type). `rescheduleUid` and Cal.com's other hints link a new uid to the
+    one it replaced; the root (first uid) is the chain's `booking_id` and the newest uid
+    is the current booking. The (host_key, …) index
     finds each host's best-named, latest chain in one probe (`hosts`). -#}
 {{ config(
     materialized='incremental',
@@ -9,6 +10,7 @@
     indexes=[
         {'columns': ['booking_id'], 'unique': true},
         {'columns': ['current_booking_uid'], 'unique': true},
+        {'columns': ['current_calcom_uid']},
         {'columns': ['booker_email']},
         {'columns': ['metadata_lead_id']},
         {'columns': ['end_at']},
@@ -40,7 +42,11 @@ walk as (
         array[booking_uid] as path
 
     from uids
+    -- a root: nothing replaced it, or what it names is not there (a seat's seat on the
+    -- booking it replaced, when that attendee was not on it)
     where parent_uid is null
+       or not exists (select 1 from {{ ref('int_booking_uids') }} as parent
+                      where parent.booking_uid = uids.parent_uid)
 
     union all
 
@@ -134,6 +140,9 @@ final as (
         per_chain.root_uid as booking_id,
         current_uid.current_booking_uid,
         current_booking.uid_state as booking_state,
+        current_booking.calcom_uid as current_calcom_uid,
+        current_booking.seat_email,
+        current_booking.is_seat,
         current_booking.start_at,
         current_booking.end_at,
         current_booking.slot_event_id,
@@ -158,6 +167,9 @@ final as (
         current_booking.cancellation_reason,
         current_booking.cancelled_by,
         current_booking.is_reschedule_request,
+        current_booking.has_recurring_event,
+        current_booking.is_series_cancel,
+        current_booking.recurring_booking_uid,
         per_chain.latest_calcom_event_at
 
     from per_chain

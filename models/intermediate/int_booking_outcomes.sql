@@ -1,10 +1,12 @@
-{#- The outcome of every chain, by the first rule that applies (DESIGN.md):
+{#- The outcome of every chain, by the first rule that applies (docs/design.md):
     manual confirmation > lifecycle state (cancelled / rejected / pending) > a
     suspicious slot (ends before it starts, or starts more than two years from its
-    booking: needs review, kept out of the weekly rates) > Cal.com no-show marks
-    (webhook marks and the API's absent flags: the latest statement wins) > Cal Video
-    no-show > the API's absentHost > CRM outcome updated after the slot began >
-    optional assumed completion > the clock (upcoming / awaiting_outcome / needs_review). -#}
+    booking: needs review, kept out of the weekly rates) > an occurrence of a recurring
+    series cancelled without a word for it (pending, unconfirmed) > Cal.com no-show
+    marks (webhook marks and the API's absent flags: the latest statement wins; a seat:
+    its own attendee's) > Cal Video no-show > the API's absentHost > CRM outcome updated
+    after the slot began > optional assumed completion > the clock (upcoming /
+    awaiting_outcome / needs_review). -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
@@ -46,7 +48,7 @@ usable_events as not materialized (
     {% if is_incremental() %}
     -- only the events of the chains being decided (their current uids), by index
     {{ rows_of_scope(ref('int_webhook_events_checked'), 'booking_uid',
-                     ref('int_changed_outcomes'), 'current_booking_uid',
+                     ref('int_changed_outcomes'), 'current_calcom_uid',
                      where='scope_rows.feed_problem is null') }}
     {% else %}
     select * from {{ ref('int_webhook_events_checked') }}
@@ -106,7 +108,7 @@ usable_snapshots as (
 
     {% if is_incremental() %}
     {{ rows_of_scope(ref('int_api_bookings_checked'), 'booking_uid',
-                     ref('int_changed_outcomes'), 'current_booking_uid',
+                     ref('int_changed_outcomes'), 'current_calcom_uid',
                      where='scope_rows.feed_problem is null') }}
     {% else %}
     select * from {{ ref('int_api_bookings_checked') }}
@@ -190,10 +192,8 @@ booking_people as (
 
     select booking_uid, attendee_email
     from attendees
-    where trigger_event in (
-        'BOOKING_CREATED', 'BOOKING_REQUESTED', 'BOOKING_RESCHEDULED',
-        'BOOKING_CANCELLED', 'BOOKING_REJECTED'
-    )
+    where trigger_event in (select trigger_event from {{ ref('calcom_triggers') }}
+                            where lifecycle_state is not null)
       and attendee_email is not null
 
     union
@@ -224,6 +224,70 @@ mark_evidence as (
         on latest_webhook_marks.booking_uid = booking_people.booking_uid
         and latest_webhook_marks.attendee_email = booking_people.attendee_email
     group by booking_people.booking_uid
+
+),
+
+seat_marks as (
+
+    -- a seat's evidence is its own attendee's latest mark
+    select
+        chains.booking_id,
+        latest_marks.is_no_show,
+        latest_webhook_marks.is_no_show as is_no_show_by_webhook,
+        latest_marks.marked_at
+
+    from chains
+    inner join latest_marks
+        on latest_marks.booking_uid = chains.current_calcom_uid
+        and latest_marks.attendee_email = chains.seat_email
+    left join latest_webhook_marks
+        on latest_webhook_marks.booking_uid = chains.current_calcom_uid
+        and latest_webhook_marks.attendee_email = chains.seat_email
+    where chains.is_seat
+
+),
+
+seat_video_evidence as (
+
+    -- a Cal Video guest no-show speaks for the seats of the attendees it lists
+    select distinct chains.booking_id
+    from chains
+    inner join attendees
+        on attendees.booking_uid = chains.current_calcom_uid
+        and attendees.attendee_email = chains.seat_email
+    where chains.is_seat
+      and attendees.trigger_event = 'AFTER_GUESTS_CAL_VIDEO_NO_SHOW'
+
+),
+
+series_cancels as (
+
+    -- "cancel all remaining" of a recurring series: Cal.com sends one BOOKING_CANCELLED,
+    -- for the occurrence acted on, and cancels the later ones without a webhook
+    -- (handleCancelBooking.ts, updateMany). Webhooks carry no series id, so an
+    -- occurrence of the same series is told by what one booking request shares: the
+    -- booker, the event type and the host, booked within ten minutes of each other.
+    -- Such an occurrence that starts after the cancellation, with no later word from
+    -- Cal.com, is unconfirmed: kept out of the meetings until the Cal.com sync (or an
+    -- owner) says what became of it (docs/design.md, "Recurring series").
+    select
+        chains.booking_id,
+        max(series.latest_calcom_event_at) as series_cancelled_at
+
+    from chains
+    inner join {{ ref('int_booking_chains') }} as series
+        on series.booker_email = chains.booker_email
+        and series.is_series_cancel
+        and series.booking_id <> chains.booking_id
+        and series.event_type_id is not distinct from chains.event_type_id
+        and series.host_key is not distinct from chains.host_key
+        and series.booked_at between chains.booked_at - interval '10 minutes'
+                                 and chains.booked_at + interval '10 minutes'
+    where chains.has_recurring_event
+      and chains.booking_state = 'accepted'
+      and chains.start_at >= series.latest_calcom_event_at
+      and chains.latest_calcom_event_at < series.latest_calcom_event_at
+    group by chains.booking_id
 
 ),
 
@@ -288,7 +352,9 @@ decided as (
         latest_manual.manual_outcome,
         latest_manual.manual_confirmed_at,
         latest_manual.manual_confirmed_by,
-        mark_evidence.latest_mark_at,
+        case when chains.is_seat then seat_marks.marked_at
+            else mark_evidence.latest_mark_at end as latest_mark_at,
+        series_cancels.series_cancelled_at,
         video_evidence.guests_no_show_at,
         video_evidence.hosts_no_show_at,
         crm_evidence.crm_outcome,
@@ -297,9 +363,12 @@ decided as (
             when chains.booking_state in ('cancelled', 'rejected', 'pending')
                 then chains.booking_state
             when slot_checks.slot_problem is not null then 'needs_review'
-            when mark_evidence.marked_attendees > 0 and mark_evidence.is_every_attendee_no_show
-                then 'no_show'
-            when video_evidence.has_guests_no_show then 'no_show'
+            when series_cancels.booking_id is not null then 'pending'
+            when chains.is_seat and seat_marks.is_no_show then 'no_show'
+            when not chains.is_seat and mark_evidence.marked_attendees > 0
+                and mark_evidence.is_every_attendee_no_show then 'no_show'
+            when chains.is_seat and seat_video_evidence.booking_id is not null then 'no_show'
+            when not chains.is_seat and video_evidence.has_guests_no_show then 'no_show'
             when video_evidence.has_hosts_no_show then 'host_no_show'
             when chains.is_host_absent then 'host_no_show'
             when crm_evidence.crm_outcome is not null then crm_evidence.crm_outcome
@@ -318,11 +387,17 @@ decided as (
             when latest_manual.manual_outcome is not null then 'manual'
             when chains.booking_state in ('cancelled', 'rejected', 'pending') then 'lifecycle'
             when slot_checks.slot_problem is not null then 'feed_problem'
-            when mark_evidence.marked_attendees > 0 and mark_evidence.is_every_attendee_no_show
+            when series_cancels.booking_id is not null then 'series_cancel'
+            when chains.is_seat and seat_marks.is_no_show
+                then case when coalesce(seat_marks.is_no_show_by_webhook, false)
+                    then 'calcom' else 'calcom_api' end
+            when not chains.is_seat and mark_evidence.marked_attendees > 0
+                and mark_evidence.is_every_attendee_no_show
                 then case when mark_evidence.is_every_attendee_no_show_by_webhook
                     then 'calcom' else 'calcom_api' end
-            when video_evidence.has_guests_no_show or video_evidence.has_hosts_no_show
-                then 'cal_video'
+            when chains.is_seat and seat_video_evidence.booking_id is not null then 'cal_video'
+            when not chains.is_seat and video_evidence.has_guests_no_show then 'cal_video'
+            when video_evidence.has_hosts_no_show then 'cal_video'
             when chains.is_host_absent then 'calcom_api'
             when crm_evidence.crm_outcome is not null then 'crm'
             {% if var('assume_completed_after_hours') is not none %}
@@ -337,8 +412,11 @@ decided as (
     from chains
     inner join slot_checks on slot_checks.booking_id = chains.booking_id
     left join latest_manual on latest_manual.booking_id = chains.booking_id
-    left join mark_evidence on mark_evidence.booking_uid = chains.current_booking_uid
-    left join video_evidence on video_evidence.booking_uid = chains.current_booking_uid
+    left join mark_evidence on mark_evidence.booking_uid = chains.current_calcom_uid
+    left join video_evidence on video_evidence.booking_uid = chains.current_calcom_uid
+    left join seat_marks on seat_marks.booking_id = chains.booking_id
+    left join seat_video_evidence on seat_video_evidence.booking_id = chains.booking_id
+    left join series_cancels on series_cancels.booking_id = chains.booking_id
     left join crm_evidence on crm_evidence.booking_id = chains.booking_id
 
 )

@@ -1,7 +1,8 @@
-{#- Incremental refresh, step 1 (docs/DECISIONLOG.md, "Incremental refresh"): the uids
-    a batch changes. Every uid with a webhook event or an API snapshot staged since the
-    last completed batch, the uids those name as their predecessor or successor, and
-    the predecessor each of them had before (a link can move). Empty in a full build. -#}
+{#- Incremental refresh, step 1 (docs/decisions/incremental.md): the Cal.com uids a batch
+    changes. Every uid with a webhook event or an API snapshot staged since the last
+    completed batch, the uids those name as their predecessor, root or successor, and
+    the predecessor each of them (or each of their seats) had before (a link can move).
+    Empty in a full build. -#}
 {{ config(materialized='table', indexes=[{'columns': ['booking_uid'], 'unique': true}]) }}
 
 {%- set old_uids = adapter.get_relation(database=target.database,
@@ -15,6 +16,10 @@ named as (
     select booking_uid from {{ ref('stg_calcom__webhook_events') }} where {{ is_changed() }}
     union
     select reschedule_uid from {{ ref('stg_calcom__webhook_events') }} where {{ is_changed() }}
+    union
+    select from_reschedule_uid from {{ ref('stg_calcom__webhook_events') }} where {{ is_changed() }}
+    union
+    select root_booking_uid from {{ ref('stg_calcom__webhook_events') }} where {{ is_changed() }}
     union
     select booking_uid from {{ ref('stg_calcom__api_bookings') }} where {{ is_changed() }}
     union
@@ -37,8 +42,9 @@ changed as (
 select booking_uid from changed
 {% if old_uids is not none and refresh_state()['last_batch'] > 0 %}
 union
-select old_uids.parent_uid
+-- (a seat's predecessor is a seat: its booking's uid)
+select {{ calcom_uid('old_uids.parent_uid') }}
 from {{ old_uids }} as old_uids
-inner join changed on changed.booking_uid = old_uids.booking_uid
+inner join changed on changed.booking_uid = old_uids.calcom_uid
 where old_uids.parent_uid is not null
 {% endif %}

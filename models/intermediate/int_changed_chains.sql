@@ -13,9 +13,10 @@ with recursive
 
 up as (
 
+    -- the bookings of the changed Cal.com uids (a seated one's seats, too)
     select uids.booking_uid, uids.parent_uid
     from {{ ref('int_booking_uids') }} as uids
-    where uids.booking_uid in (select booking_uid from {{ ref('int_changed_booking_uids') }})
+    where uids.calcom_uid in (select booking_uid from {{ ref('int_changed_booking_uids') }})
 
     union
 

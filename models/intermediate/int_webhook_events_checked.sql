@@ -2,7 +2,8 @@
     (`feed_problem`), or null when it is usable. Bad data never stops a refresh and
     never vanishes (DESIGN.md): an event that cannot be read or placed is listed in
     `reporting.feed_problems` instead of failing a model or silently dropping out.
-    PING and triggers this project does not use are neither chain events nor problems. -#}
+    PING and triggers this project does not use (calcom_triggers) are neither chain
+    events nor problems. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
@@ -34,44 +35,63 @@ events as (
 
 ),
 
+triggers as (
+
+    select * from {{ ref('calcom_triggers') }}
+
+),
+
+oversized_attendees as (
+
+    -- the events that list an attendee whose email, name or seat uid is too long
+    select event_id, count(*) as oversized_attendees
+    from {{ ref('stg_calcom__event_attendees') }}
+    where is_oversized
+      and event_id in (select event_id from events)
+    group by event_id
+
+),
+
 classified as (
 
     select
-        *,
-        trigger_event in (
-            'BOOKING_CREATED', 'BOOKING_REQUESTED', 'BOOKING_RESCHEDULED',
-            'BOOKING_CANCELLED', 'BOOKING_REJECTED', 'BOOKING_NO_SHOW_UPDATED',
-            'AFTER_GUESTS_CAL_VIDEO_NO_SHOW', 'AFTER_HOSTS_CAL_VIDEO_NO_SHOW',
-            'MEETING_STARTED', 'MEETING_ENDED'
-        ) as is_booking_event,
+        events.*,
+        coalesce(triggers.trigger_rank, 8) as trigger_rank,
+        triggers.trigger_event is not null as is_booking_event,
         case
-            when not is_parsed or trigger_event is null then 'unreadable_body'
-            when trigger_event not in (
-                'BOOKING_CREATED', 'BOOKING_REQUESTED', 'BOOKING_RESCHEDULED',
-                'BOOKING_CANCELLED', 'BOOKING_REJECTED', 'BOOKING_NO_SHOW_UPDATED',
-                'AFTER_GUESTS_CAL_VIDEO_NO_SHOW', 'AFTER_HOSTS_CAL_VIDEO_NO_SHOW',
-                'MEETING_STARTED', 'MEETING_ENDED'
-            ) then null
-            when unreadable_timestamp_fields is not null then 'unreadable_timestamp'
-            when sent_at is null then 'missing_sent_at'
-            when booking_uid is null then 'missing_booking_uid'
+            when not events.is_parsed or events.trigger_event is null then 'unreadable_body'
+            when triggers.trigger_event is null then null
+            when events.oversized_fields is not null
+                or oversized_attendees.event_id is not null then 'oversized_value'
+            when events.unreadable_timestamp_fields is not null then 'unreadable_timestamp'
+            when events.sent_at is null then 'missing_sent_at'
+            when events.booking_uid is null then 'missing_booking_uid'
             -- Cal.com did not exist before 2000; a send time more than a day after we
             -- received the body is a broken clock. Either would stretch every weekly
             -- spine to that year.
-            when sent_at < cast('2000-01-01T00:00:00Z' as timestamptz)
-                or sent_at > received_at + interval '1 day' then 'implausible_sent_at'
+            when events.sent_at < cast('2000-01-01T00:00:00Z' as timestamptz)
+                or events.sent_at > events.received_at + interval '1 day' then 'implausible_sent_at'
         end as event_problem,
         case
-            when not is_parsed or trigger_event is null
-                then coalesce(parse_error, 'the body has no triggerEvent')
-            when unreadable_timestamp_fields is not null
-                then 'not a real instant: ' || unreadable_timestamp_fields
-            when sent_at is null then 'createdAt is missing'
-            when booking_uid is null then 'no booking uid (uid / bookingUid)'
+            when not events.is_parsed or events.trigger_event is null
+                then coalesce(events.parse_error, 'the body has no triggerEvent')
+            when events.oversized_fields is not null or oversized_attendees.event_id is not null
+                then 'a value too long to be a key: ' || concat_ws(', ', events.oversized_fields,
+                    case when oversized_attendees.event_id is not null
+                        then oversized_attendees.oversized_attendees
+                             || ' attendee(s) with an email over {{ text_limit('email') }}'
+                             || ' or a name or seat uid over {{ text_limit('name') }} characters'
+                    end)
+            when events.unreadable_timestamp_fields is not null
+                then 'not a real instant: ' || events.unreadable_timestamp_fields
+            when events.sent_at is null then 'createdAt is missing'
+            when events.booking_uid is null then 'no booking uid (uid / bookingUid)'
             else 'createdAt is before 2000 or more than a day after the body was received'
         end as event_problem_detail
 
     from events
+    left join triggers on triggers.trigger_event = events.trigger_event
+    left join oversized_attendees on oversized_attendees.event_id = events.event_id
 
 ),
 
@@ -90,6 +110,8 @@ creation_slots as (
     where event_problem is null
       and trigger_event in ('BOOKING_CREATED', 'BOOKING_REQUESTED')
       and start_at is not null
+      -- seats: every seat's creation restates the booking's one slot
+      and is_seated is not true
     window latest_first as (
         partition by booking_uid
         order by sent_at desc, trigger_rank desc, body_sha256 desc

@@ -77,6 +77,8 @@ final as (
     select
         cast(booking_id as text) as booking_id,
         cast(current_booking_uid as text) as current_booking_uid,
+        cast(current_calcom_uid as text) as calcom_booking_uid,
+        cast(is_seat as boolean) as is_seat,
         cast(lead_id as text) as lead_id,
         cast(lead_match_method as text) as lead_match_method,
         cast(is_latest_for_lead as boolean) as is_latest_for_lead,

@@ -33,8 +33,9 @@ attendees as (
         source.snapshot_id,
         source.body_sha256,
         source.fetched_at,
-        nullif(trim(source.payload ->> 'uid'), '') as booking_uid,
+        nullif(trim(source.payload ->> 'uid'), '') as sent_uid,
         attendee.ordinality as attendee_position,
+        count(*) over (partition by source.snapshot_id) as attendee_count,
         attendee.value as attendee
 
     from source
@@ -51,23 +52,42 @@ attendees as (
 renamed as (
 
     select
-        ---------- ids
+        ---------- ids (null when longer than their limit, macros/bounds.sql)
         snapshot_id,
-        booking_uid,
+        {{ bounded('sent_uid', 'uid') }} as booking_uid,
         cast(attendee_position as integer) as attendee_position,
+        attendee_position = attendee_count as is_last_attendee,
 
         ---------- attendee
-        nullif(lower(trim(attendee ->> 'email')), '') as attendee_email,
+        {{ bounded('sent_email', 'email') }} as attendee_email,
+        {{ bounded('sent_name', 'name') }} as attendee_name,
+        -- a seated booking's attendee: the seat's uid, and the seat's own metadata
+        -- (each seat is booked with its own ?metadata[leadId]=…)
+        {{ bounded('sent_seat_uid', 'uid') }} as seat_uid,
+        {{ bounded('sent_seat_lead_id', 'lead_id') }} as seat_metadata_lead_id,
         case attendee ->> 'absent'
             when 'true' then true
             when 'false' then false
         end as is_absent,
+        length(sent_email) > {{ text_limit('email') }}
+            or length(sent_name) > {{ text_limit('name') }}
+            or length(sent_seat_uid) > {{ text_limit('uid') }}
+            or length(sent_seat_lead_id) > {{ text_limit('lead_id') }} as is_oversized,
 
         ---------- snapshot
         body_sha256,
         fetched_at
 
-    from attendees
+    from (
+        select
+            *,
+            nullif(lower(trim(attendee ->> 'email')), '') as sent_email,
+            nullif(trim(attendee ->> 'name'), '') as sent_name,
+            nullif(trim(attendee ->> 'seatUid'), '') as sent_seat_uid,
+            nullif(trim(attendee -> 'metadata' ->> '{{ var("lead_id_metadata_key") }}'), '')
+                as sent_seat_lead_id
+        from attendees
+    ) as texts
 
 )
 

@@ -50,7 +50,8 @@ attendees as (
         enveloped.trigger_event,
         enveloped.sent_at,
         nullif(trim(coalesce(enveloped.booking ->> 'uid', enveloped.booking ->> 'bookingUid')), '')
-            as booking_uid,
+            as sent_uid,
+        count(*) over (partition by enveloped.event_id) as attendee_count,
         attendee.ordinality as attendee_position,
         attendee.value as attendee,
         enveloped.body_sha256
@@ -69,24 +70,38 @@ attendees as (
 renamed as (
 
     select
-        ---------- ids
+        ---------- ids (null when longer than their limit, macros/bounds.sql)
         event_id,
-        booking_uid,
+        {{ bounded('sent_uid', 'uid') }} as booking_uid,
         cast(attendee_position as integer) as attendee_position,
+        attendee_position = attendee_count as is_last_attendee,
 
         ---------- attendee
-        nullif(lower(trim(attendee ->> 'email')), '') as attendee_email,
+        {{ bounded('sent_email', 'email') }} as attendee_email,
+        {{ bounded('sent_name', 'name') }} as attendee_name,
+        -- the attendee's seat on a seated booking (Person.bookingSeat)
+        {{ bounded('sent_seat_uid', 'uid') }} as seat_uid,
         case attendee ->> 'noShow'
             when 'true' then true
             when 'false' then false
         end as is_no_show,
+        length(sent_email) > {{ text_limit('email') }}
+            or length(sent_name) > {{ text_limit('name') }}
+            or length(sent_seat_uid) > {{ text_limit('uid') }} as is_oversized,
 
         ---------- event
         trigger_event,
         body_sha256,
         sent_at
 
-    from attendees
+    from (
+        select
+            *,
+            nullif(lower(trim(attendee ->> 'email')), '') as sent_email,
+            nullif(trim(attendee ->> 'name'), '') as sent_name,
+            nullif(trim(attendee -> 'bookingSeat' ->> 'referenceUid'), '') as sent_seat_uid
+        from attendees
+    ) as texts
 
 )
 

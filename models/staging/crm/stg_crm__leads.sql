@@ -72,6 +72,7 @@ rebuilt_leads as (
     select distinct rows.lead_id
     from {{ ref('stg_crm__lead_snapshots') }} as rows
     where rows.snapshot_id in ({{ out_of_order_ids }})
+      and {{ usable_crm_row('rows') }}
     {% else %}
     select cast(null as text) as lead_id where false
     {% endif %}
@@ -85,6 +86,7 @@ new_rows as not materialized (
     select rows.*
     from {{ ref('stg_crm__lead_snapshots') }} as rows
     where {% if in_order_ids %}rows.snapshot_id in ({{ in_order_ids }}){% else %}false{% endif %}
+      and {{ usable_crm_row('rows') }}
       and not exists (select 1 from rebuilt_leads where rebuilt_leads.lead_id = rows.lead_id)
 
 ),
@@ -130,6 +132,7 @@ snapshots as (
     select rows.*
     from {{ ref('stg_crm__lead_snapshots') }} as rows
     where rows.lead_id in (select lead_id from rebuilt_leads)
+      and {{ usable_crm_row('rows') }}
 
 ),
 
@@ -137,7 +140,8 @@ snapshots as (
 
 snapshots as not materialized (
 
-    select * from {{ ref('stg_crm__lead_snapshots') }}
+    select * from {{ ref('stg_crm__lead_snapshots') }} as rows
+    where {{ usable_crm_row('rows') }}
 
 ),
 
@@ -206,6 +210,7 @@ timeline as (
     select
         cast(null as bigint) as snapshot_id,
         prior.lead_id,
+        cast(null as integer) as export_row,
         prior.crm_booking_uid,
         prior.lead_email,
         prior.lead_name,
@@ -219,6 +224,8 @@ timeline as (
         prior.invited_at,
         prior.reminder_sent_at,
         prior.crm_updated_at,
+        cast(null as text) as crm_row_problem,
+        cast(null as text) as crm_row_problem_detail,
         cast(null as text) as booking_state,
         cast(null as text) as lead_state,
         prior.is_eligible,
