@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -102,10 +101,25 @@ def cmd_serve(args) -> int:
     db = resolve()
     try:
         run_server(db, host=args.host, port=args.port, threads=args.threads,
-                   allow_unsigned=args.allow_unsigned, insecure_cookies=args.insecure_cookies)
+                   allow_unsigned=args.allow_unsigned, insecure_cookies=args.insecure_cookies,
+                   per_client=_env_number("BOOKING_REPORT_MAX_CONNECTIONS_PER_CLIENT", 50),
+                   request_seconds=_env_number("BOOKING_REPORT_REQUEST_SECONDS", 15))
     except ValueError as exc:  # unsafe login / cookie configuration
         raise UsageError(str(exc)) from None
     return 0
+
+
+def _env_number(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise UsageError(f"{name} must be a whole number, not {text!r}") from None
+    if value <= 0:
+        raise UsageError(f"{name} must be positive, not {value}")
+    return value
 
 
 def cmd_hash_password(args) -> int:
@@ -152,11 +166,15 @@ def cmd_import_events(args) -> int:
               "whole webhook body per line (a CSV, a JSON array or a pretty-printed file is "
               "not that; `jq -c '.[]' file.json` turns an array into lines)", file=sys.stderr)
         return EXIT_FAILED
+    if summary.malformed:
+        print(f"error: {len(summary.malformed)} lines skipped (listed above); every other "
+              "line is stored, and running import-events again stores nothing twice",
+              file=sys.stderr)
+        return EXIT_FAILED
     return 0
 
 
 def cmd_load_crm(args) -> int:
-    import psycopg
 
     from booking_report.database import resolve
     from ingest.crm import (
@@ -167,7 +185,7 @@ def cmd_load_crm(args) -> int:
         table_source,
         zone,
     )
-    from ingest.db import init_db
+    from ingest.db import connect, init_db
 
     if bool(args.file) == bool(args.table):
         raise UsageError("give either a CSV FILE or --table SCHEMA.TABLE (exactly one)")
@@ -178,7 +196,7 @@ def cmd_load_crm(args) -> int:
             raise UsageError(f"{args.file}: no such file")
         db = resolve()
         init_db(db.dsn)
-        with psycopg.connect(db.dsn) as conn:
+        with connect(db.dsn) as conn:
             # streamed through COPY: constant memory whatever the export's size
             if args.file:
                 source = csv_source(Path(args.file))
@@ -192,6 +210,13 @@ def cmd_load_crm(args) -> int:
         raise UsageError(f"{exc} (nothing was written)") from None
     print(f"CRM snapshot {result.snapshot_id} at {result.snapshot_at:%Y-%m-%d %H:%M:%S%z}: "
           f"{result.rows} leads from {name}")
+    if result.oversized_rows:
+        shown = "; ".join(f"row {line}: {', '.join(fields)}"
+                          for line, fields in result.oversized_examples)
+        print(f"warning: {result.oversized_rows} rows hold a value too long to be a key "
+              f"({shown}{' …' if result.oversized_rows > len(result.oversized_examples) else ''}"
+              "): they are stored as received and the next refresh lists them in the feed "
+              "problems instead of counting them", file=sys.stderr)
     if unused:
         print(f"note: {len(unused)} column{'s' if len(unused) != 1 else ''} matched no known "
               f"field and are kept only in the raw row: {', '.join(unused)} (known fields: "
@@ -349,105 +374,14 @@ def cmd_docs(args) -> int:
 
 def cmd_digest(args) -> int:
     """Last week's read by email (and Slack), built from the marts; sent once per week,
-    source, channel and recipient unless --force."""
-    import hashlib
+    source, channel and recipient unless --force (booking_report/digest.py)."""
+    from booking_report.digest import DigestRequest, run_digest
 
-    import psycopg
-
-    from booking_report.database import data_dir, resolve
-    from report.data import ReportError, load_report
-    from report.digest import (
-        DigestError,
-        build,
-        email_message,
-        send_email,
-        send_slack,
-        smtp_settings,
-    )
-
-    recipients = [r.strip() for item in (args.to or [os.environ.get(
-        "BOOKING_REPORT_DIGEST_TO", "")]) for r in item.split(",") if r.strip()]
-    slack_url = os.environ.get("BOOKING_REPORT_SLACK_WEBHOOK_URL", "").strip()
-    if not (args.dry_run or recipients or args.slack):
-        raise UsageError("nothing to send: give --to a@example.com (or set "
-                         "BOOKING_REPORT_DIGEST_TO), --slack, or --dry-run")
-    if args.slack and not slack_url and not args.dry_run:
-        raise UsageError("--slack needs BOOKING_REPORT_SLACK_WEBHOOK_URL (a Slack incoming "
-                         "webhook)")
-    db = resolve(quiet=True)
-    try:
-        data = load_report(db.dsn, week=args.week, source=args.source)
-        digest = build(data, public_url=os.environ.get("BOOKING_REPORT_PUBLIC_URL"),
-                       slack_names=args.slack_names)
-    except (ReportError, DigestError) as exc:
-        raise UsageError(str(exc)) from None
-    if not digest.trusted:
-        print(f"note: the Cal.com feed is {data.feed['status']}: completed and no-show numbers "
-              "are left out of the digest", file=sys.stderr)
-    sender = os.environ.get("BOOKING_REPORT_MAIL_FROM", "").strip()
-    if args.dry_run:
-        folder = Path(args.dry_run if args.dry_run is not True else data_dir() / "digest")
-        folder.mkdir(parents=True, exist_ok=True)
-        stem = f"digest-{data.iso_week}-{data.source}"
-        message = email_message(digest, sender=sender or "booking-report@localhost",
-                                recipients=recipients or ["owner@localhost"])
-        (folder / f"{stem}.eml").write_bytes(bytes(message))
-        (folder / f"{stem}.html").write_text(digest.html.replace(
-            f"cid:{digest.cid[1:-1]}", f"{stem}.png"), encoding="utf-8")
-        (folder / f"{stem}.png").write_bytes(digest.png)
-        (folder / f"{stem}.slack.json").write_text(json.dumps(digest.slack, indent=2),
-                                                     encoding="utf-8")
-        (folder / f"{stem}.txt").write_text(digest.text, encoding="utf-8")
-        print(f"dry run: wrote {stem}.eml, .html, .png, .txt and .slack.json to {folder} "
-              "(nothing sent, nothing recorded)")
-        return 0
-    channels: list[tuple[str, str]] = [("email", r) for r in recipients]
-    if args.slack:
-        channels.append(("slack", "slack:" + hashlib.sha256(slack_url.encode()).hexdigest()[:12]))
-    with psycopg.connect(db.dsn) as conn:
-        already = {(c, r) for c, r in conn.execute(
-            "select channel, recipient from raw.digest_deliveries where week_start = %s"
-            " and lead_source = %s", (data.week, data.source)).fetchall()}
-    todo = [(c, r) for c, r in channels if args.force or (c, r) not in already]
-    for channel, recipient in channels:
-        if (channel, recipient) not in todo:
-            print(f"already sent for {data.iso_week} ({channel} to {recipient}); use --force "
-                  "to send it again")
-    emails = [r for c, r in todo if c == "email"]
-    sent: list[tuple[str, str, str | None]] = []
-    try:
-        if emails:
-            url = os.environ.get("BOOKING_REPORT_SMTP_URL", "").strip()
-            if not url or not sender:
-                raise UsageError("email needs BOOKING_REPORT_SMTP_URL (e.g. "
-                                 "smtp://user:pass@smtp.example.com:587?starttls=1) and "
-                                 "BOOKING_REPORT_MAIL_FROM")
-            message = email_message(digest, sender=sender, recipients=emails)
-            send_email(message, smtp_settings(url))
-            sent += [("email", r, message["Message-ID"]) for r in emails]
-            print(f"sent the {data.iso_week} digest to {', '.join(emails)}")
-        if any(c == "slack" for c, _ in todo):
-            send_slack(digest.slack, slack_url)
-            sent += [(c, r, None) for c, r in todo if c == "slack"]
-            print(f"posted the {data.iso_week} digest to Slack")
-    except DigestError as exc:
-        print(f"error: {exc} (nothing recorded as sent)", file=sys.stderr)
-        _record_digest(db.dsn, data, sent, args.force)
-        return EXIT_FAILED
-    _record_digest(db.dsn, data, sent, args.force)
-    return 0
-
-
-def _record_digest(dsn: str, data, sent, forced: bool) -> None:
-    import psycopg
-
-    if not sent:
-        return
-    with psycopg.connect(dsn) as conn:
-        for channel, recipient, message_id in sent:
-            conn.execute("insert into raw.digest_deliveries (week_start, lead_source, channel,"
-                         " recipient, message_id, forced) values (%s, %s, %s, %s, %s, %s)",
-                         (data.week, data.source, channel, recipient, message_id, forced))
+    return run_digest(DigestRequest(
+        recipients=[r.strip() for item in (args.to or [os.environ.get(
+            "BOOKING_REPORT_DIGEST_TO", "")]) for r in item.split(",") if r.strip()],
+        slack=args.slack, slack_names=args.slack_names, week=args.week, source=args.source,
+        dry_run=args.dry_run, force=args.force))
 
 
 def cmd_report(args) -> int:
@@ -473,24 +407,28 @@ def cmd_demo(args) -> int:
 
 
 def cmd_drain_spool(args) -> int:
-    import psycopg
-
     from booking_report.database import resolve
-    from ingest.spool import UNREADABLE, drain, unreadable
+    from ingest.db import connect
+    from ingest.durable import apply_store_settings
+    from ingest.spool import UNREADABLE, drain, reason, unreadable
 
     db = resolve()
     spool_dir = Path(os.environ.get("BOOKING_REPORT_SPOOL_DIR", ".data/spool"))
-    psycopg.connect(db.dsn, connect_timeout=10).close()  # unreachable: one clear line
-    result = drain(spool_dir, db.dsn, connect_kwargs={"connect_timeout": 10})
+    connect(db.dsn, connect_timeout=10).close()  # unreachable: one clear line
+    result = drain(spool_dir, db.dsn, connect_kwargs={"connect_timeout": 10},
+                   settings=apply_store_settings)
     aside = unreadable(spool_dir)
     print(f"drained {result.drained} spooled deliveries from {spool_dir}; {result.left} "
-          f"left, {len(aside)} unreadable in {spool_dir / UNREADABLE}")
+          f"left, {len(aside)} set aside (unreadable or refused) in {spool_dir / UNREADABLE}")
+    for path in aside:
+        print(f"  {path.name}: {reason(path)}")
     if result.left:
-        print("error: the database refused or did not answer; what is left stays in the "
-              "spool (run drain-spool again, or let `serve` drain it)", file=sys.stderr)
+        print("error: the database did not answer; what is left stays in the spool (run "
+              "drain-spool again, or let `serve` drain it)", file=sys.stderr)
     if aside:
-        print(f"error: {len(aside)} spool files could not be read; inspect them in "
-              f"{spool_dir / UNREADABLE} (they are not retried)", file=sys.stderr)
+        print(f"error: {len(aside)} spool files could not be stored; they are listed above "
+              f"with their reason and kept in {spool_dir / UNREADABLE} (never retried)",
+              file=sys.stderr)
     return 1 if result.left or aside else 0
 
 
@@ -650,11 +588,12 @@ def main(argv: list[str] | None = None) -> int:
     import psycopg
 
     from booking_report.database import DatabaseError, unreachable_message
+    from booking_report.digest import DigestUsageError
     from ingest.app import ConfigError
 
     try:
         return args.func(args)
-    except (UsageError, DatabaseError, ConfigError) as exc:
+    except (UsageError, DatabaseError, ConfigError, DigestUsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except psycopg.OperationalError as exc:

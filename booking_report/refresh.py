@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -22,6 +23,7 @@ from ingest.db import init_db
 
 # Two refreshes must not rebuild the same marts at once.
 REFRESH_LOCK = locks.REFRESH
+LOCK_POLL_SECONDS = 0.5
 
 
 @dataclass
@@ -58,7 +60,7 @@ def settings_hash(variables: dict[str, Any]) -> str:
 def full_refresh_reason(conn: psycopg.Connection, wanted_hash: str,
                         intermediate: str = "booking_intermediate") -> str | None:
     """Why the next refresh must rebuild everything, or None if it may be incremental
-    (asked on the refresh's own lock connection)."""
+    (asked while the refresh holds its lock)."""
     log = conn.execute("select to_regclass(%s)", (f"{intermediate}.int_refresh_log",)
                        ).fetchone()[0]
     if log is None:
@@ -82,7 +84,7 @@ CONSTANT_MODELS = {"metricflow_time_spine": "reporting_schema"}
 
 def constant_models_present(conn: psycopg.Connection, variables: dict[str, Any]) -> list[str]:
     """The constant models that exist in the database, to leave out of the build (asked
-    on the refresh's own lock connection: no connection of its own)."""
+    while the refresh holds its lock)."""
     return [name for name, schema_var in sorted(CONSTANT_MODELS.items())
             if conn.execute("select to_regclass(format('%%I.%%I', %s::text, %s::text))",
                             (variables.get(schema_var) or project_vars()[schema_var],
@@ -137,7 +139,7 @@ def settings(variables: dict[str, Any] | None = None) -> dict[str, Any]:
 
 def mart_facts(dsn: str, reporting: str = "reporting",
                private: str = "reporting_private") -> dict[str, Any]:
-    with psycopg.connect(dsn) as conn:
+    with psycopg.connect(dsn, prepare_threshold=None) as conn:
         facts: dict[str, Any] = {}
         row = conn.execute(f"select status, status_reason from {reporting}.feed_health").fetchone()
         facts["feed_status"], facts["feed_reason"] = row if row else (None, None)
@@ -160,7 +162,13 @@ def mart_facts(dsn: str, reporting: str = "reporting",
 def refresh(dsn: str, *, as_of: str | None = None, full_refresh: bool = False,
             variables: dict[str, Any] | None = None, target_dir: Path | None = None,
             unit_tests: bool = False, wait: bool = True) -> RefreshOutcome:
-    """Run one refresh under a Postgres advisory lock (one at a time per database).
+    """Run one refresh, one at a time per database.
+
+    The lock is a transaction-level advisory lock, held by a transaction kept open on a
+    connection of its own for the whole build: it holds through a transaction-mode
+    pooler (Supabase's, pgbouncer), where a session-level lock and its unlock could run
+    on different server connections. That transaction takes no other lock (the build's
+    own DDL would wait for it); the refresh's questions go over another connection.
 
     Unit tests check the SQL's logic, not the data: CI runs them (and `--unit-tests`
     or the demo); a production refresh builds and runs the data tests only."""
@@ -169,21 +177,28 @@ def refresh(dsn: str, *, as_of: str | None = None, full_refresh: bool = False,
     if as_of:
         merged["as_of"] = as_of
     merged["settings_hash"] = settings_hash(merged)
-    with psycopg.connect(dsn, autocommit=True) as lock_conn:
-        if wait:
-            lock_conn.execute("select pg_advisory_lock(%s)", (REFRESH_LOCK,))
-        elif not lock_conn.execute("select pg_try_advisory_lock(%s)",
-                                   (REFRESH_LOCK,)).fetchone()[0]:
-            raise RefreshBusy("a refresh is already running")
+    with psycopg.connect(dsn, prepare_threshold=None,
+                         application_name="booking-report refresh lock") as lock_conn:
+        # try, and while another refresh holds the lock end the transaction and try
+        # again: a transaction blocked in pg_advisory_xact_lock would hold one of a
+        # pooler's server connections the whole time (with a small pool, the ones the
+        # running refresh needs)
+        while not lock_conn.execute("select pg_try_advisory_xact_lock(%s)",
+                                    (REFRESH_LOCK,)).fetchone()[0]:
+            lock_conn.rollback()
+            if not wait:
+                raise RefreshBusy("a refresh is already running")
+            time.sleep(LOCK_POLL_SECONDS)
         try:
-            reason = "--full-refresh" if full_refresh else full_refresh_reason(
-                lock_conn, merged["settings_hash"], merged.get("intermediate_schema")
-                or project_vars()["intermediate_schema"])
+            with psycopg.connect(dsn, autocommit=True, prepare_threshold=None) as ask:
+                reason = "--full-refresh" if full_refresh else full_refresh_reason(
+                    ask, merged["settings_hash"], merged.get("intermediate_schema")
+                    or project_vars()["intermediate_schema"])
+                exclude = None if reason else constant_models_present(ask, merged)
             summary = build(dsn, variables=merged, full_refresh=reason is not None,
-                            unit_tests=unit_tests, target_dir=target_dir,
-                            exclude=None if reason else constant_models_present(lock_conn, merged))
+                            unit_tests=unit_tests, target_dir=target_dir, exclude=exclude)
         finally:
-            lock_conn.execute("select pg_advisory_unlock(%s)", (REFRESH_LOCK,))
+            lock_conn.rollback()  # ends the transaction: the lock is released
     outcome = RefreshOutcome(summary, full_reason=reason)
     if summary.success:
         outcome.facts = mart_facts(dsn)

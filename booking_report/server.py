@@ -56,15 +56,19 @@ def _raise_open_files_limit() -> None:
 
 def run_server(db: Database, *, host: str, port: int, threads: int = 8,
                connection_limit: int = 1000, allow_unsigned: bool = False,
-               insecure_cookies: bool = False) -> None:
-    """Serve with waitress. Its async loop reads every request completely (headers and
-    body, with an idle timeout) before a worker thread sees it, so clients that send
-    slowly or not at all hold a socket, never one of the threads that store deliveries.
+               insecure_cookies: bool = False, per_client: int = 50,
+               request_seconds: float = 15.0, grace_seconds: float = 20.0) -> None:
+    """Serve with waitress (booking_report/serving.py). Its async loop reads every
+    request completely (headers and body) before a worker thread sees it, so clients
+    that send slowly or not at all hold a socket, never one of the threads that store
+    deliveries; one client holds at most ``per_client`` sockets, and a request must
+    arrive whole within ``request_seconds``. SIGTERM (and Ctrl-C) stop accepting and
+    finish the requests in hand, up to ``grace_seconds``.
     """
     import signal
+    import threading
 
-    from waitress import create_server
-
+    from booking_report.serving import create_guarded_server, serve_until_stopped
     from ingest.db import describe_schema
 
     os.environ["DATABASE_URL"] = db.dsn  # for processes the page starts (refresh now)
@@ -78,29 +82,36 @@ def run_server(db: Database, *, host: str, port: int, threads: int = 8,
     cap = int(app.config["MAX_BODY_BYTES"])
     # Behind a TLS reverse proxy every request comes from the proxy: name it, and the
     # client's address is taken from its X-Forwarded-For (for the login throttle and
-    # the refusal records); from anyone else those headers are dropped.
+    # the refusal records); from anyone else those headers are dropped. The proxy is
+    # exempt from the per-client cap (it speaks for many clients).
     proxy = os.environ.get("BOOKING_REPORT_TRUSTED_PROXY", "").strip() or None
     proxy_options: dict[str, Any] = {}
     if proxy:
         proxy_options = {"trusted_proxy": proxy, "trusted_proxy_count": 1,
                          "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"}}
-    server = create_server(
-        app, host=host, port=port, threads=threads, ident="booking-report",
-        connection_limit=connection_limit, backlog=2048, asyncore_use_poll=True,
+    server = create_guarded_server(
+        app, host=host, port=port, threads=threads, per_client=per_client,
+        request_seconds=request_seconds, exempt={proxy} if proxy else set(),
+        ident="booking-report", connection_limit=connection_limit, backlog=2048,
+        asyncore_use_poll=True,
         # an idle connection is closed after 20 s; bodies far over our cap are
         # refused by waitress itself (ours, slightly over, are recorded by the app)
-        channel_timeout=20, cleanup_interval=5, max_request_body_size=4 * cap,
+        channel_timeout=20, cleanup_interval=2, max_request_body_size=4 * cap,
         clear_untrusted_proxy_headers=True, **proxy_options)
 
-    def stop(signum, frame):  # SIGTERM: close sockets, let atexit stop an embedded server
-        raise SystemExit(0)
+    stopping = threading.Event()
+
+    def stop(signum, frame):
+        stopping.set()
+        server.pull_trigger()  # wake the loop now, not at its next poll timeout
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     # The embedded Postgres (if any) is held by this process: `db.handle`.
     print(f"serving on http://{host}:{port}  (POST /webhooks/calcom, GET /report, "
           "GET /healthz)", flush=True)
     print(f"database: {describe_schema(db.dsn)}", flush=True)
     try:
-        server.run()
+        serve_until_stopped(server, stopping, grace_seconds=grace_seconds)
     finally:
         app.extensions["delivery_store"].close()

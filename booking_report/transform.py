@@ -64,13 +64,6 @@ def dbt_environment(dsn: str) -> dict[str, str]:
     return env
 
 
-def session_options(settings: dict[str, str]) -> str:
-    """``-c name=value`` startup options for libpq's PGOPTIONS (spaces escaped)."""
-    def escape(value: str) -> str:
-        return value.replace("\\", "\\\\").replace(" ", "\\ ")
-    return " ".join(f"-c {name}={escape(str(value))}" for name, value in settings.items())
-
-
 def dbt_dir(target_dir: Path | None = None) -> Path:
     """dbt's target/ and logs/ go under the data folder, not into the (maybe read-only)
     project folder; concurrent runs pass their own target_dir."""
@@ -157,19 +150,17 @@ MANIFESTS = ManifestCache()
 
 
 def run_dbt(dsn: str, args: list[str], *, target_dir: Path | None = None,
-            quiet: bool = True, session: dict[str, str] | None = None,
+            quiet: bool = True, as_of: str | None = None,
             reuse_manifest: bool = True) -> Any:
-    """Invoke dbt with ``args``; return dbt's ``dbtRunnerResult``. ``session``: Postgres
-    settings for every connection dbt opens (PGOPTIONS), read by the models at run time
-    instead of being vars dbt would have to re-parse the project for. Build-like
-    commands run on a project parsed once per process and settings (ManifestCache)."""
+    """Invoke dbt with ``args``; return dbt's ``dbtRunnerResult``. ``as_of``: the build's
+    "now" (BOOKING_REPORT_AS_OF, read by the models when they run: macros/time.sql), so
+    a new one costs no re-parse. Build-like commands run on a project parsed once per
+    process and settings (ManifestCache)."""
     from dbt.cli.main import dbtRunner
 
     target_dir = dbt_dir(target_dir)
     env = dbt_environment(dsn)
-    if session:
-        env["PGOPTIONS"] = " ".join(filter(None, [os.environ.get("PGOPTIONS", ""),
-                                                   session_options(session)]))
+    env["BOOKING_REPORT_AS_OF"] = as_of or ""
     paths = ["--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROFILES_DIR),
              "--target-path", str(target_dir / "target"), "--log-path", str(target_dir / "logs")]
     full = [*args, *paths]
@@ -241,7 +232,7 @@ def stale_sources(dsn: str, manifest: dict[str, Any]) -> list[str]:
     they are set); one query per source, 0.02 s, instead of a second dbt invocation,
     0.56–0.71 s of every refresh even with the project parsed (docs/DECISIONLOG.md)."""
     stale: list[str] = []
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with psycopg.connect(dsn, autocommit=True, prepare_threshold=None) as conn:
         for node in sorted(manifest.get("sources", {}).values(),
                            key=lambda n: n["unique_id"]):
             fresh = node.get("freshness") or {}
@@ -278,15 +269,8 @@ def build(dsn: str, *, variables: dict[str, Any] | None = None, full_refresh: bo
     summary = BuildSummary(success=True)
     variables = dict(variables or {})
     # as_of changes every refresh: a var would make dbt re-parse the whole project each
-    # time (about 10 s); as a session setting the models read it at run time
-    # (macros/time.sql)
+    # time; the models read it when they run (macros/time.sql)
     as_of = variables.pop("as_of", None)
-    # JIT: Postgres would compile the wide expression lists of the staging and outcome
-    # models for seconds on every build (measured: 6.3 s of a 6.4 s statement at 100k
-    # leads); these queries are I/O and hashing, not expression-bound
-    session = {"jit": "off"}
-    if as_of:
-        session["booking_report.as_of"] = as_of
     # dbt's JSON artifacts: the manifest (0.45 s of every build to write, for a project
     # that was written when it was parsed) is left out; run_results.json is written
     # below (each node's status and time, for monitoring and bench/bench_scale.py)
@@ -297,7 +281,7 @@ def build(dsn: str, *, variables: dict[str, Any] | None = None, full_refresh: bo
         args += ["--exclude-resource-type", "unit_test"]
     if exclude:
         args += ["--exclude", *exclude]
-    result = run_dbt(dsn, args, target_dir=target_dir, session=session)
+    result = run_dbt(dsn, args, target_dir=target_dir, as_of=as_of)
     summarize(result, summary)
     if getattr(result.result, "write", None) is not None:
         result.result.write(str(dbt_dir(target_dir) / "target" / "run_results.json"))

@@ -50,7 +50,7 @@ def wait_healthy(url: str, proc: subprocess.Popen | None = None, timeout: float 
 
 def start_serve(env_extra: dict[str, str], *, args: tuple[str, ...] = (),
                 statuses: tuple[int, ...] = (200, 503), output: bool = True,
-                timeout: float = 30) -> tuple[subprocess.Popen, str]:
+                timeout: float = 30, preexec_fn=None) -> tuple[subprocess.Popen, str]:
     """`booking-report serve` on a free port with this environment added; waits until
     /healthz answers. ``output``: keep stdout and stderr (stop_serve returns them)."""
     port = free_port()
@@ -60,7 +60,7 @@ def start_serve(env_extra: dict[str, str], *, args: tuple[str, ...] = (),
     proc = subprocess.Popen([sys.executable, "-m", "booking_report.cli", "serve",
                              "--port", str(port), *args], env=env, cwd=REPO, stdout=pipe,
                             stderr=subprocess.STDOUT if output else subprocess.DEVNULL,
-                            text=True)
+                            text=True, preexec_fn=preexec_fn)
     url = f"http://127.0.0.1:{port}"
     wait_healthy(url, proc, timeout=timeout, statuses=statuses)
     return proc, url
@@ -85,7 +85,7 @@ class SlowClients:
 
     def __init__(self, port: int, *, idle: int = 0, slow_body: int = 0,
                  slow_headers: int = 0, interval: float = 0.5, body_size: int = 5000,
-                 host: str = "127.0.0.1"):
+                 host: str = "127.0.0.1", source: str | None = None):
         self.stop = threading.Event()
         self.interval = interval
         self.socks: list[tuple[socket.socket, bytes]] = []
@@ -93,7 +93,9 @@ class SlowClients:
         for kind, count in (("idle", idle), ("body", slow_body), ("headers", slow_headers)):
             for _ in range(count):
                 try:
-                    sock = socket.create_connection((host, port), timeout=5)
+                    sock = socket.create_connection(
+                        (host, port), timeout=5,
+                        source_address=(source, 0) if source else None)
                 except OSError:
                     self.refused += 1
                     continue
@@ -120,6 +122,20 @@ class SlowClients:
                         pass
             position += 1
 
+    def still_open(self) -> int:
+        """How many of the connections the server has not closed (a read of 0 bytes)."""
+        alive = 0
+        for sock, _ in self.socks:
+            try:
+                sock.setblocking(False)
+                try:
+                    alive += sock.recv(1, socket.MSG_PEEK) != b""
+                except BlockingIOError:
+                    alive += 1
+            except OSError:
+                pass
+        return alive
+
     def __enter__(self) -> SlowClients:
         self.thread.start()
         return self
@@ -129,3 +145,9 @@ class SlowClients:
         self.thread.join(5)
         for sock, _ in self.socks:
             sock.close()
+
+
+def open_from(host: str, port: int, source: str, timeout: float = 5) -> socket.socket:
+    """A connection to ``host:port`` from the local address ``source`` (127.0.0.2, …:
+    another client, as the server sees it)."""
+    return socket.create_connection((host, port), timeout=timeout, source_address=(source, 0))

@@ -17,7 +17,8 @@ import webauth
 from ingest.durable import DatabaseUnavailable, DeliveryStore
 from ingest.review import review
 from ingest.signature import SignatureError, verify
-from ingest.store import body_hash, parse_body
+from ingest.spool import SpoolFull
+from ingest.store import body_hash, parse_body, storable_trigger
 
 log = logging.getLogger("booking_report.ingest")
 
@@ -36,6 +37,9 @@ DEFAULTS: dict[str, Any] = {
     "DB_DEADLINE_SECONDS": 2.0,
     # how often the background drainer probes a database known to be down
     "DB_PROBE_SECONDS": 1.0,
+    # /healthz says not-ok when a body has waited in the spool longer than this while
+    # the database answers (the drain is stuck), or when the spool cannot be written
+    "SPOOL_MAX_AGE_SECONDS": 900,
 }
 
 
@@ -126,13 +130,21 @@ def receive_calcom():
 
     parsed = parse_body(body)
     version = request.headers.get("X-Cal-Webhook-Version")
-    result = delivery_store().store(body, parsed, webhook_version=version,
-                                    secret_index=secret_index)
+    try:
+        result = delivery_store().store(body, parsed, webhook_version=version,
+                                        secret_index=secret_index)
+    except SpoolFull as exc:
+        # neither the database nor the disk can take it: an error status, so Cal.com
+        # shows the delivery as failed (it does not retry; the owner can see it there)
+        log.error("delivery NOT stored sha=%s: the database is unavailable and %s",
+                  body_hash(body)[:12], exc.strerror)
+        return jsonify({"status": "unavailable",
+                        "error": "the receiver cannot store deliveries right now"}), 503
     if result is None:
         return jsonify({"status": "spooled"}), 202
 
-    log.info("delivery %s trigger=%s event_id=%s sha=%s", result.status,
-             parsed.trigger_event, result.event_id, result.body_sha256[:12])
+    log.info("delivery %s trigger=%r event_id=%s sha=%s", result.status,
+             storable_trigger(parsed.trigger_event), result.event_id, result.body_sha256[:12])
     mimetype = request.mimetype or ""
     if mimetype and mimetype != "application/json" and not mimetype.endswith("+json"):
         return jsonify({
@@ -150,8 +162,11 @@ def receive_calcom():
 
 @webhooks.get("/healthz")
 def healthz():
-    """200 while deliveries are durable (in Postgres, or in the spool while it is not);
-    the body says which, and how many deliveries wait in the spool."""
+    """200 while deliveries are durable (in Postgres, or in the spool while it is not)
+    and the spool is draining; the body says which, how many deliveries wait in the
+    spool and for how long, and how many were set aside. 503 when a delivery could not
+    be kept (the database is unavailable and the spool cannot be written) or when the
+    spool has not drained for SPOOL_MAX_AGE_SECONDS although the database answers."""
     store = delivery_store()
     if not store.database_down:
         try:
@@ -160,14 +175,31 @@ def healthz():
             pass
     health = store.health()
     accepting = health.database == "reachable" or health.spool_writable
+    stuck = (health.database == "reachable" and health.spool_oldest_seconds is not None
+             and health.spool_oldest_seconds > float(current_app.config["SPOOL_MAX_AGE_SECONDS"]))
+    ok = accepting and health.spool_writable and not stuck
+    problems = []
+    if not health.spool_writable:
+        problems.append("the spool cannot be written")
+    if stuck:
+        problems.append(f"a delivery has waited {health.spool_oldest_seconds:.0f} s in the "
+                        "spool although the database answers")
+    if health.spool_unreadable:
+        problems.append(f"{health.spool_unreadable} spooled deliveries were set aside "
+                        "(booking-report drain-spool lists them)")
     return jsonify({
-        "status": "ok" if health.database == "reachable" else "degraded",
+        "status": ("ok" if health.database == "reachable" else "degraded") if ok
+        else "not_ok",
         "accepting_deliveries": accepting,
         "database": health.database,
         "database_problem": health.reason,
         "spool_depth": health.spool_depth,
+        "spool_oldest_seconds": (round(health.spool_oldest_seconds, 1)
+                                 if health.spool_oldest_seconds is not None else None),
+        "spool_writable": health.spool_writable,
         "spool_unreadable": health.spool_unreadable,
-    }), 200 if accepting else 503
+        "problems": problems,
+    }), 200 if ok else 503
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:

@@ -25,6 +25,7 @@ from typing import Any
 import psycopg
 
 from ingest.calcom_api import CalcomApi, CalcomApiError
+from ingest.db import connect
 
 log = logging.getLogger("booking_report.ingest.calcom_sync")
 
@@ -162,7 +163,7 @@ def sync(dsn: str, api: CalcomApi, *, since: datetime | None = None, full: bool 
          now: Callable[[], datetime] = lambda: datetime.now(UTC),
          progress: Callable[[SyncSummary], None] | None = None) -> SyncSummary:
     """One sync run; raises SyncFailed (after recording the failure) on any error."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with connect(dsn, autocommit=True) as conn:
         mode, passes = plan(conn, now=now(), since=since, full=full)
         run_id = conn.execute(
             "insert into raw.calcom_api_sync_runs (started_at, api_version, mode)"

@@ -7,11 +7,12 @@ aborts before anything is written, with a message naming the row and column.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import psycopg
 from psycopg import sql
 
+from ingest.db import connect
+
 log = logging.getLogger("booking_report.crm")
 
 REQUIRED = ("lead_id", "created_at")
+# the longest physical line of a CSV export read into memory (a row longer than this is
+# an error naming it, however the file is shaped: a 1 GB line is never held), and the
+# longest field Python's csv reader accepts
+MAX_LINE_CHARS = 8 * 1024 * 1024
+csv.field_size_limit(MAX_LINE_CHARS)
+# the limits the models give keys (macros/bounds.sql): longer values are stored as
+# received and listed in the feed problems by the refresh; load-crm warns about them
+KEY_LIMITS = {"lead_id": 255, "email": 320, "name": 255, "source": 255, "booking_uid": 255}
 OPTIONAL = ("email", "name", "source", "status", "booking_status", "booking_uid",
             "booked_at", "invited_at", "reminder_sent_at", "updated_at")
 KNOWN = REQUIRED + OPTIONAL
@@ -38,6 +49,10 @@ class LoadResult:
     snapshot_id: int
     snapshot_at: datetime
     rows: int
+    # rows with a value longer than the models' key limits: stored as received, listed
+    # in the feed problems by the next refresh (the first few: (row, fields))
+    oversized_rows: int = 0
+    oversized_examples: list[tuple[int, list[str]]] = field(default_factory=list)
 
 
 def parse_mapping(items: list[str] | None) -> dict[str, str]:
@@ -145,13 +160,28 @@ def _typed_row(rec: dict[str, Any], header_for: dict[str, str | None], *, tz: Zo
                     "timestamp (use ISO-8601, e.g. 2026-11-20T14:30:00Z)") from None
         else:
             row[known] = _clean(raw)
+            if row[known] is not None and "\x00" in row[known]:
+                raise CrmInputError(f"{where}: row {line}, column {header!r}: the value holds a "
+                                    "NUL character; Postgres cannot store it as text (fix the "
+                                    "export)")
     if not row["lead_id"]:
         raise CrmInputError(f"{where}: row {line}: {header_for['lead_id']!r} is empty")
     if row["created_at"] is None:
         raise CrmInputError(f"{where}: row {line}, column {header_for['created_at']!r} is empty")
     row["row"] = {k: (v.isoformat() if isinstance(v, datetime | date) else v)
                   for k, v in rec.items() if k is not None}
+    if any("\x00" in str(v) for v in row["row"].values() if v is not None):
+        raise CrmInputError(f"{where}: row {line}: a value holds a NUL character; Postgres "
+                            "cannot store it (fix the export)")
+    row["row_number"] = line
     return row
+
+
+def oversized(row: dict[str, Any]) -> list[str]:
+    """The fields of a row longer than the models' key limits (stored, then listed by
+    the refresh as feed problems instead of counted)."""
+    return [f"{field} ({len(row[field])} characters)" for field, limit in KEY_LIMITS.items()
+            if row.get(field) and len(row[field]) > limit]
 
 
 def _duplicate(where: str, lead_id: str, lines: list[int]) -> CrmInputError:
@@ -195,7 +225,7 @@ def csv_source(path: Path) -> CrmSource:
             fh = open(path, encoding="utf-8-sig", newline="")
         except OSError as exc:
             raise CrmInputError(f"cannot read {path}: {exc.strerror}") from None
-        return fh, csv.reader(fh)
+        return fh, csv.reader(_bounded_lines(fh, path))
 
     def headers() -> list[str]:
         fh, reader = open_reader()
@@ -210,6 +240,7 @@ def csv_source(path: Path) -> CrmSource:
     def records() -> Iterator[tuple[int, dict[str, Any]]]:
         fh, reader = open_reader()
         with fh:
+            line = 1
             try:
                 next(reader, None)
                 for offset, values in enumerate(reader):
@@ -220,8 +251,28 @@ def csv_source(path: Path) -> CrmSource:
                     yield line, dict(zip(names, values, strict=False))
             except UnicodeDecodeError as exc:
                 raise _not_utf8(path, exc) from None
+            except csv.Error as exc:
+                raise CrmInputError(f"{path}: row {line + 1} cannot be read as CSV: {exc} "
+                                    "(a NUL byte, or a field over "
+                                    f"{MAX_LINE_CHARS // (1024 * 1024)} MB)") from None
 
     return CrmSource(str(path), names, records)
+
+
+def _bounded_lines(fh, path: Path) -> Iterator[str]:
+    """The file's lines for the csv reader, each read no further than MAX_LINE_CHARS: a
+    longer one is an error naming its line, never a line held whole in memory."""
+    number = 0
+    while True:
+        line = fh.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_LINE_CHARS and not line.endswith("\n"):
+            raise CrmInputError(f"{path}: line {number} is longer than "
+                                f"{MAX_LINE_CHARS // (1024 * 1024)} MB; no CRM row is that "
+                                "long (is this a CSV export?)")
+        yield line
 
 
 def _not_utf8(path: Path, exc: UnicodeDecodeError) -> CrmInputError:
@@ -250,7 +301,7 @@ def table_source(conn: psycopg.Connection, table: str) -> CrmSource:
 
     def records() -> Iterator[tuple[int, dict[str, Any]]]:
         # a server-side cursor: a million rows are never in memory at once
-        with psycopg.connect(conn.info.dsn) as reader, reader.cursor(name="crm_rows") as rows:
+        with connect(conn.info.dsn) as reader, reader.cursor(name="crm_rows") as rows:
             rows.itersize = 5000
             rows.execute(sql.SQL("select * from {}").format(ident))
             for number, values in enumerate(rows, start=1):
@@ -273,7 +324,8 @@ def load_snapshot(conn: psycopg.Connection, source: CrmSource, *, mapping: dict[
     validated on the way; any problem rolls the whole snapshot back (nothing written)
     and names its row. Returns the result and the input columns nothing reads."""
     header_for, unused = resolve_headers(source.headers, mapping, source.where)
-    count = 0
+    count = oversized_rows = 0
+    examples: list[tuple[int, list[str]]] = []
     try:
         with conn.transaction():
             snap_id, snap_at = conn.execute(
@@ -285,17 +337,31 @@ def load_snapshot(conn: psycopg.Connection, source: CrmSource, *, mapping: dict[
                     row = _typed_row(rec, header_for, tz=tz, where=source.where, line=line)
                     copy.write_row(_copy_values(snap_id, snap_at, row))
                     count += 1
+                    if too_long := oversized(row):
+                        oversized_rows += 1
+                        if len(examples) < 5:
+                            examples.append((line, too_long))
             conn.execute("update raw.crm_snapshots set row_count = %s where snapshot_id = %s",
                          (count, snap_id))
     except psycopg.errors.UniqueViolation as exc:
-        found = re.search(r"lead_id\)=\(\d+, (.*)\) already exists",
-                          exc.diag.message_detail or "")
+        detail = exc.diag.message_detail or ""
+        found = re.search(r"lead_id\)=\(\d+, (.*)\) already exists", detail)
+        digest = re.search(r"md5\(lead_id\)\)=\(\d+, ([0-9a-f]{32})\)", detail)
+        lines: list[int] = []
         lead_id = found.group(1) if found else "?"
-        lines = [line for line, rec in source.records()
-                 if _clean(rec.get(header_for["lead_id"] or "")) == lead_id]
+        for line, rec in source.records():
+            value = _clean(rec.get(header_for["lead_id"] or ""))
+            if value is None:
+                continue
+            if (found and value == lead_id) or (
+                    digest and hashlib.md5(value.encode()).hexdigest() == digest.group(1)):
+                lines.append(line)
+                lead_id = value if digest else lead_id
+        if digest:
+            lead_id = lead_id[:40] + "…"
         raise _duplicate(source.where, lead_id, lines) from None
     refresh_statistics(conn)
-    return LoadResult(snap_id, snap_at, count), unused
+    return LoadResult(snap_id, snap_at, count, oversized_rows, examples), unused
 
 
 def refresh_statistics(conn: psycopg.Connection) -> None:
@@ -310,7 +376,7 @@ def refresh_statistics(conn: psycopg.Connection) -> None:
         log.warning("could not analyze the CRM snapshot tables: %s", exc)
 
 
-_COPY_COLUMNS = ["snapshot_id", "snapshot_at", "lead_id", "row",
+_COPY_COLUMNS = ["snapshot_id", "snapshot_at", "lead_id", "row", "row_number",
                  *[k for k in KNOWN if k != "lead_id"]]
 _COPY_SQL = sql.SQL("copy raw.crm_lead_snapshots ({}) from stdin").format(
     sql.SQL(", ").join(sql.Identifier(c) for c in _COPY_COLUMNS))
@@ -318,7 +384,7 @@ _COPY_SQL = sql.SQL("copy raw.crm_lead_snapshots ({}) from stdin").format(
 
 def _copy_values(snap_id: int, snap_at: datetime, row: dict[str, Any]) -> list[Any]:
     return [snap_id, snap_at, row["lead_id"], json.dumps(row["row"], default=str),
-            *[row[k] for k in KNOWN if k != "lead_id"]]
+            row.get("row_number"), *[row[k] for k in KNOWN if k != "lead_id"]]
 
 
 def write_snapshot(conn: psycopg.Connection, rows: list[dict[str, Any]], source_name: str,

@@ -15,6 +15,10 @@ _MIGRATION_LOCK = 7_302_118_001
 
 
 def connect(dsn: str, **kwargs) -> psycopg.Connection:
+    """A connection that works through a transaction-mode pooler (Supabase's, pgbouncer):
+    no server-side prepared statements (the next transaction may run on another server
+    connection, where the prepared name does not exist)."""
+    kwargs.setdefault("prepare_threshold", None)
     return psycopg.connect(dsn, **kwargs)
 
 
@@ -28,35 +32,32 @@ def migration_files() -> list[tuple[str, str]]:
 def init_db(dsn: str) -> list[str]:
     """Apply every migration not yet applied; return the versions applied now.
 
-    Idempotent: a second run applies nothing. Runs under an advisory lock so two
-    processes starting at once do not race.
+    Idempotent: a second run applies nothing. Each migration is applied in its own
+    transaction under a transaction-level advisory lock, so two processes starting at
+    once do not race, through a pooler too (a session-level lock and its unlock may run
+    on different server connections there).
     """
     applied_now: list[str] = []
-    with psycopg.connect(dsn) as conn:
-        conn.execute("select pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
-        try:
-            conn.execute("create schema if not exists raw")
-            conn.execute(
-                f"create table if not exists {MIGRATIONS_TABLE} ("
-                " version text primary key,"
-                " applied_at timestamptz not null default now())"
-            )
-            conn.commit()
-            done = {r[0] for r in conn.execute(f"select version from {MIGRATIONS_TABLE}")}
-            for version, sql in migration_files():
-                if version in done:
-                    continue
-                with conn.transaction():
-                    conn.execute(sql)
-                    conn.execute(
-                        f"insert into {MIGRATIONS_TABLE} (version) values (%s)", (version,)
-                    )
-                applied_now.append(version)
-                log.info("applied migration %s", version)
-        finally:
-            conn.execute("select pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
-            conn.commit()
-    return applied_now
+    migrations = migration_files()
+    with connect(dsn) as conn:
+        while True:
+            with conn.transaction():
+                conn.execute("select pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+                conn.execute("create schema if not exists raw")
+                conn.execute(
+                    f"create table if not exists {MIGRATIONS_TABLE} ("
+                    " version text primary key,"
+                    " applied_at timestamptz not null default now())"
+                )
+                done = {r[0] for r in conn.execute(f"select version from {MIGRATIONS_TABLE}")}
+                pending = [(v, sql) for v, sql in migrations if v not in done]
+                if not pending:
+                    return applied_now
+                version, sql = pending[0]
+                conn.execute(sql)
+                conn.execute(f"insert into {MIGRATIONS_TABLE} (version) values (%s)", (version,))
+            applied_now.append(version)
+            log.info("applied migration %s", version)
 
 
 def describe_schema(dsn: str, timeout: int = 3) -> str:
@@ -66,7 +67,7 @@ def describe_schema(dsn: str, timeout: int = 3) -> str:
     """
     expected = [version for version, _ in migration_files()]
     try:
-        with psycopg.connect(dsn, connect_timeout=timeout) as conn:
+        with connect(dsn, connect_timeout=timeout) as conn:
             done = {r[0] for r in conn.execute(f"select version from {MIGRATIONS_TABLE}")}
     except psycopg.errors.UndefinedTable:
         return ("the raw schema does not exist yet: run `booking-report init-db` as the "

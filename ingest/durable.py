@@ -33,14 +33,26 @@ log = logging.getLogger("booking_report.ingest.durable")
 
 T = TypeVar("T")
 
-# Server-side limits on the store path (a lock or a full disk); the client-side
-# deadline covers a server that does not answer at all.
-SESSION_OPTIONS = ("-c statement_timeout=2000 -c lock_timeout=1000"
-                   " -c idle_in_transaction_session_timeout=10000")
+# Server-side limits on the store path (a lock or a full disk), set inside each
+# transaction (never as startup options: a transaction-mode pooler such as Supabase's
+# refuses those); the client-side deadline covers a server that does not answer at all.
+STORE_SETTINGS = {"statement_timeout": "2000", "lock_timeout": "1000",
+                  "idle_in_transaction_session_timeout": "10000"}
 
 
 class DatabaseUnavailable(RuntimeError):
     """The database did not take the write in time (down, hung, refused, no schema)."""
+
+
+class BodyRefused(RuntimeError):
+    """The database refused this one body for a reason of its own (not because it is
+    unavailable): the breaker stays closed, the body is spooled and the drain sets it
+    aside with the reason."""
+
+
+# errors about the statement's data, not about the database being available
+_BODY_ERRORS = (psycopg.errors.DataError, psycopg.errors.IntegrityError,
+                psycopg.errors.ProgramLimitExceeded)
 
 
 @dataclass
@@ -51,10 +63,19 @@ class Health:
     spool_depth: int
     spool_unreadable: int
     spool_writable: bool
+    spool_oldest_seconds: float | None = None
 
 
 def connection_kwargs(connect_timeout: float) -> dict[str, Any]:
-    return {"connect_timeout": max(1, int(round(connect_timeout))), "options": SESSION_OPTIONS}
+    # no server-side prepared statements: behind a transaction-mode pooler the next
+    # transaction may run on another server connection (docs/deploying.md, "Poolers")
+    return {"connect_timeout": max(1, int(round(connect_timeout))), "prepare_threshold": None}
+
+
+def apply_store_settings(conn: psycopg.Connection) -> None:
+    """The store path's limits for the connection's current transaction only."""
+    conn.execute("select " + ", ".join(["set_config(%s, %s, true)"] * len(STORE_SETTINGS)),
+                 [item for pair in STORE_SETTINGS.items() for item in pair])
 
 
 class DeliveryStore:
@@ -150,11 +171,15 @@ class DeliveryStore:
 
         def call() -> T:
             with pool.connection() as conn:
+                apply_store_settings(conn)
                 return fn(conn)
 
         future = self._executor.submit(call)
         try:
             return future.result(timeout=self.deadline)
+        except (*_BODY_ERRORS, UnicodeError) as exc:
+            detail = getattr(getattr(exc, "diag", None), "message_primary", None) or str(exc)
+            raise BodyRefused(f"{type(exc).__name__}: {detail[:300]}") from None
         except FutureTimeout:
             self._trip("unreachable", f"no answer within {self.deadline:g} s")
             raise DatabaseUnavailable("no answer in time") from None
@@ -169,15 +194,18 @@ class DeliveryStore:
 
     def store(self, body: bytes, parsed: ParsedBody, *, webhook_version: str | None,
               secret_index: int | None) -> StoreResult | None:
-        """Store and commit; None when the body went to the spool instead."""
+        """Store and commit; None when the body went to the spool instead. Raises
+        spool.SpoolFull when neither the database nor the spool can take it."""
         try:
             return self.run(lambda conn: store_event(
                 conn, body, parsed, webhook_version=webhook_version,
                 secret_index=secret_index, source="webhook"))
-        except DatabaseUnavailable:
+        except (DatabaseUnavailable, BodyRefused) as exc:
             spool.write(self.spool_dir, body, webhook_version=webhook_version,
                         secret_index=secret_index)
-            log.warning("delivery spooled sha=%s", body_hash(body)[:12])
+            log.warning("delivery spooled sha=%s (%s)", body_hash(body)[:12],
+                        "refused by the database" if isinstance(exc, BodyRefused)
+                        else "database unavailable")
             return None
 
     def record_rejection(self, **fields: Any) -> bool:
@@ -185,7 +213,7 @@ class DeliveryStore:
         try:
             self.run(lambda conn: record_rejection(conn, **fields))
             return True
-        except DatabaseUnavailable:
+        except (DatabaseUnavailable, BodyRefused):
             return False
 
     # ------------------------------------------------------------ probe and drain
@@ -221,7 +249,8 @@ class DeliveryStore:
         self._recover()
         if waiting:
             result = spool.drain(self.spool_dir, self.dsn,
-                                 connect_kwargs=connection_kwargs(self.deadline))
+                                 connect_kwargs=connection_kwargs(self.deadline),
+                                 settings=apply_store_settings)
             if result.drained or result.unreadable:
                 log.warning("spool drained: %d stored, %d left, %d unreadable moved aside",
                             result.drained, result.left, result.unreadable)
@@ -229,4 +258,5 @@ class DeliveryStore:
     def health(self) -> Health:
         return Health(self._state, self._since, self._reason,
                       len(spool.pending(self.spool_dir)),
-                      len(spool.unreadable(self.spool_dir)), spool.writable(self.spool_dir))
+                      len(spool.unreadable(self.spool_dir)), spool.writable(self.spool_dir),
+                      spool.oldest_age(self.spool_dir))

@@ -1,8 +1,9 @@
 """Bulk-load historical Cal.com deliveries from a JSON-lines file.
 
 One raw body per line, through the same parsing and body-hash dedupe as the
-receiver, stored with ``source = 'import'``. A malformed line is reported by its
-line number and skipped; the rest is loaded.
+receiver, stored with ``source = 'import'``. A bad line (not JSON, not a Cal.com body,
+longer than a body can be, refused by the database) is reported by its line number and
+skipped; the rest is loaded, and a re-run loads nothing twice.
 """
 
 from __future__ import annotations
@@ -14,9 +15,20 @@ from pathlib import Path
 
 import psycopg
 
-from ingest.store import INSERT_EVENT, ParsedBody, body_hash, parse_body, store_event
+from ingest.db import connect
+from ingest.store import (
+    INSERT_EVENT,
+    ParsedBody,
+    body_hash,
+    parse_body,
+    storable_trigger,
+    store_event,
+)
 
 BATCH = 500
+# a line longer than this is skipped unread (the receiver's body cap is 1 MiB); memory
+# stays bounded whatever the file holds
+MAX_LINE_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
@@ -48,12 +60,12 @@ class Progress:
             self.stream.write(f"{self.label}: {done}/{self.total} ({pct}%)\n")
 
 
-def _store_batch(conn: psycopg.Connection, batch: list[tuple[bytes, ParsedBody]],
+def _store_batch(conn: psycopg.Connection, batch: list[tuple[bytes, ParsedBody, int]],
                  summary: ImportSummary) -> None:
     """One pipelined executemany for the batch; row by row if Postgres refuses any row
     (a ``\u0000`` that jsonb rejects), so that row is stored with its parse error."""
-    params = [(p.trigger_event, body, p.text, None, body_hash(body), None, None, "import")
-              for body, p in batch]
+    params = [(storable_trigger(p.trigger_event), body, p.text, None, body_hash(body), None,
+               None, "import") for body, p, _ in batch]
     try:
         with conn.transaction(), conn.cursor() as cur:
             cur.executemany(INSERT_EVENT, params, returning=True)
@@ -64,14 +76,35 @@ def _store_batch(conn: psycopg.Connection, batch: list[tuple[bytes, ParsedBody]]
                     break
         summary.stored += stored
         summary.duplicates += len(batch) - stored
-    except psycopg.errors.DataError:
-        for body, parsed in batch:
-            result = store_event(conn, body, parsed, webhook_version=None,
-                                 secret_index=None, source="import")
+    except (psycopg.errors.DataError, psycopg.errors.ProgramLimitExceeded, UnicodeError):
+        for body, parsed, number in batch:
+            try:
+                result = store_event(conn, body, parsed, webhook_version=None,
+                                     secret_index=None, source="import")
+            except (psycopg.errors.DataError, psycopg.errors.ProgramLimitExceeded,
+                    UnicodeError) as exc:
+                summary.malformed.append((number, f"the database refused it: {exc}"[:300]))
+                continue
             if result.status == "stored":
                 summary.stored += 1
             else:
                 summary.duplicates += 1
+
+
+
+def bounded_lines(fh, limit: int):
+    """The file's lines, each at most ``limit`` bytes; None for a longer one (skipped to
+    its end, never held in memory)."""
+    while True:
+        line = fh.readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit and not line.endswith(b"\n"):
+            while (rest := fh.readline(limit)) and not rest.endswith(b"\n"):
+                pass
+            yield None
+            continue
+        yield line
 
 
 def count_lines(path: Path, chunk: int = 1 << 20) -> int:
@@ -86,20 +119,21 @@ def count_lines(path: Path, chunk: int = 1 << 20) -> int:
 
 def import_events(dsn: str, path: Path,
                   progress: Callable[[int, int], None] | None = None) -> ImportSummary:
-    """Stream the file line by line (constant memory whatever its size)."""
+    """Stream the file line by line (bounded memory whatever its size or shape)."""
     summary = ImportSummary()
     total = count_lines(path)
-    batch: list[tuple[bytes, ParsedBody]] = []
-    with psycopg.connect(dsn) as conn, open(path, "rb") as fh:
-        for number, line in enumerate(fh, start=1):
-            body = line.removesuffix(b"\n").removesuffix(b"\r")
+    batch: list[tuple[bytes, ParsedBody, int]] = []
+    with connect(dsn) as conn, open(path, "rb") as fh:
+        for number, line in enumerate(bounded_lines(fh, MAX_LINE_BYTES), start=1):
             summary.lines += 1
-            if not body.strip():
+            if line is None:
+                summary.malformed.append((number, f"longer than {MAX_LINE_BYTES} bytes"))
+            elif not (body := line.removesuffix(b"\n").removesuffix(b"\r")).strip():
                 summary.malformed.append((number, "empty line"))
             else:
                 parsed = parse_body(body)
                 if parsed.is_event:
-                    batch.append((body, parsed))
+                    batch.append((body, parsed, number))
                 else:
                     summary.malformed.append((number, parsed.detail or "malformed"))
             if number % BATCH == 0 or number == total:

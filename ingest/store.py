@@ -45,6 +45,24 @@ def body_hash(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
+# a trigger longer than this is not one of Cal.com's (the column is a convenience; the
+# models read the trigger from the stored body)
+TRIGGER_MAX = 255
+
+
+def storable_trigger(trigger: str | None) -> str | None:
+    """The trigger for the raw `trigger_event` column, or None when Postgres could not
+    hold it as text (a NUL, a lone surrogate) or it is too long to be a trigger: the
+    body is stored either way, byte for byte, and the models read the trigger from it."""
+    if trigger is None or len(trigger) > TRIGGER_MAX or "\x00" in trigger:
+        return None
+    try:
+        trigger.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return trigger
+
+
 def parse_body(body: bytes) -> ParsedBody:
     try:
         text = body.decode("utf-8")
@@ -95,12 +113,13 @@ def store_event(
     digest = body_hash(body)
     parse_error = parsed.detail
     json_text = parsed.text if parsed.document is not None else None
+    trigger = storable_trigger(parsed.trigger_event)
     event_id: int | None
     try:
         with conn.transaction():  # a savepoint when a transaction is already open
             row = conn.execute(
                 INSERT_EVENT,
-                (parsed.trigger_event, body, json_text, parse_error, digest,
+                (trigger, body, json_text, parse_error, digest,
                  webhook_version, secret_index, source),
             ).fetchone()
     except (psycopg.errors.DataError, psycopg.errors.ProgramLimitExceeded) as exc:
@@ -108,7 +127,7 @@ def store_event(
         with conn.transaction():
             row = conn.execute(
                 INSERT_EVENT,
-                (parsed.trigger_event, body, None, parse_error, digest,
+                (trigger, body, None, parse_error, digest,
                  webhook_version, secret_index, source),
             ).fetchone()
     event_id = row[0] if row else None

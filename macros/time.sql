@@ -1,14 +1,15 @@
 {#- The single "now" of every model: var('as_of') when given (`dbt build --vars`, unit
-    tests); else the session setting booking_report.as_of that `booking-report refresh`
-    sets on dbt's connections (PGOPTIONS: a new as_of then costs no re-parse); else the
-    build's start time. -#}
+    tests); else BOOKING_REPORT_AS_OF, which `booking-report refresh` sets for its
+    build (read only when the models run, never while dbt parses, so a new as_of costs
+    no re-parse; and no session setting, which a transaction-mode pooler would refuse
+    or lose); else the build's start time. Written into the SQL as a constant. -#}
 {% macro as_of() -%}
     {%- if var('as_of', none) is not none -%}
     cast('{{ var("as_of") }}' as timestamptz)
+    {%- elif execute and env_var('BOOKING_REPORT_AS_OF', '') -%}
+    cast('{{ env_var("BOOKING_REPORT_AS_OF") | replace("'", "") }}' as timestamptz)
     {%- else -%}
-    coalesce(
-        cast(nullif(current_setting('booking_report.as_of', true), '') as timestamptz),
-        cast('{{ run_started_at }}' as timestamptz))
+    cast('{{ run_started_at }}' as timestamptz)
     {%- endif -%}
 {%- endmacro %}
 

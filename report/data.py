@@ -15,9 +15,12 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row, tuple_row
 
-# the report's sessions: no JIT (compiling a plan costs more than these small indexed
-# reads), and a bound on any one read
-READ_OPTIONS = "-c statement_timeout=20000 -c jit=off"
+from report.connections import apply_settings
+
+# the report's transactions: no JIT (compiling a plan costs more than these small
+# indexed reads), and a bound on any one read; set inside each transaction, never as a
+# startup option (report/connections.py: transaction-mode poolers)
+READ_SETTINGS = {"statement_timeout": "20000", "jit": "off"}
 WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
 BREAKDOWNS = {"source": ("rpt_weekly_status", "lead_source", "Lead source"),
               "host": ("rpt_weekly_by_host", "host_key", "Host"),
@@ -133,8 +136,9 @@ def parse_week(text: str) -> date:
 
 
 @contextmanager
-def _new_connection(dsn: str, *, options: str) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(dsn, connect_timeout=5, options=options) as conn:
+def _new_connection(dsn: str, *, settings: dict[str, str]) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(dsn, connect_timeout=5, prepare_threshold=None) as conn:
+        apply_settings(conn, settings)
         yield conn
 
 
@@ -147,7 +151,7 @@ def _use_report_timezone(conn, reporting: sql.Identifier) -> None:
     row = conn.cursor(row_factory=tuple_row).execute(sql.SQL(
         "select report_timezone from {}.feed_health").format(reporting)).fetchone()
     if row and row[0]:
-        conn.execute("select set_config('TimeZone', %s, false)", (row[0],))
+        conn.execute("select set_config('TimeZone', %s, true)", (row[0],))
 
 
 def load_report(dsn: str, *, week: str | None = None, source: str | None = None,
@@ -155,12 +159,12 @@ def load_report(dsn: str, *, week: str | None = None, source: str | None = None,
                 trend_weeks: int = 12, by: str | None = None,
                 review_week_only: bool = False,
                 connection: Callable[..., AbstractContextManager] | None = None) -> ReportData:
-    """The page's, the terminal's and the digest's data. ``connection(dsn, options=…)``
+    """The page's, the terminal's and the digest's data. ``connection(dsn, settings=…)``
     lends the connection (the page passes its kept ones, report/connections.py); by
     default a new one is opened and closed."""
     rep = sql.Identifier(reporting)
     try:
-        with (connection or _new_connection)(dsn, options=READ_OPTIONS) as conn:
+        with (connection or _new_connection)(dsn, settings=READ_SETTINGS) as conn:
             conn.row_factory = dict_row
             _use_report_timezone(conn, rep)
             feed_rows = _rows(conn, sql.SQL("select * from {}.feed_health").format(rep))
@@ -314,8 +318,7 @@ def review_queue_csv(dsn: str, *, reporting: str = "reporting",
     """The whole review queue as CSV, oldest first, streamed (a server-side cursor): the
     page lists the oldest items of each reason, this is everything. Times are in the
     report's timezone; ``week``: only the meetings whose slot starts in that week."""
-    with psycopg.connect(dsn, connect_timeout=5,
-                         options="-c statement_timeout=120000 -c jit=off") as conn:
+    with _new_connection(dsn, settings={"statement_timeout": "120000", "jit": "off"}) as conn:
         _use_report_timezone(conn, sql.Identifier(reporting))
         query = sql.SQL("select {} from {}.review_queue{} order by since asc nulls last,"
                         " review_item_id").format(

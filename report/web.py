@@ -107,7 +107,7 @@ def safe_filename(text: str) -> str:
 def refresh_state() -> dict[str, Any]:
     classid, objid = locks.pg_locks_key(locks.REFRESH)
     try:
-        with page_connection(_dsn(), options=reportdata.READ_OPTIONS,
+        with page_connection(_dsn(), settings=reportdata.READ_SETTINGS,
                              connect_timeout=3) as conn:
             running = conn.execute(
                 "select exists (select 1 from pg_locks where locktype = 'advisory'"

@@ -13,7 +13,7 @@ import math
 import secrets
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,18 +43,32 @@ SESSION_HOURS = 12
 
 
 class LoginThrottle:
-    """Failed sign-ins per address and per user name, in a sliding window."""
+    """Failed sign-ins, in a sliding window, in bounded memory.
+
+    - per address: at most ``per_address`` failures, then that address waits;
+    - per user name: after ``per_user`` failures (from any addresses) the name is held,
+      but only for the addresses that failed for it. A stranger who spends the name's
+      failures from ten addresses cannot lock its owner out: the owner signs in from an
+      address that never failed.
+
+    At most ``max_keys`` addresses and as many names are remembered (the least recently
+    failed are forgotten first), each with at most its limit of times and a name with
+    at most ``max_addresses_per_user`` failed addresses: a flood of distinct names or
+    addresses cannot grow the memory without bound.
+    """
 
     def __init__(self, per_address: int = FAILURES_PER_ADDRESS,
-                 per_user: int = FAILURES_PER_USER, window: float = FAILURE_WINDOW_SECONDS):
-        self.limits = {"address": per_address, "user": per_user}
-        self.window = window
-        self._failures: dict[tuple[str, str], deque[float]] = {}
+                 per_user: int = FAILURES_PER_USER, window: float = FAILURE_WINDOW_SECONDS,
+                 max_keys: int = 10_000, max_addresses_per_user: int = 64):
+        self.per_address, self.per_user, self.window = per_address, per_user, window
+        self.max_keys, self.max_addresses_per_user = max_keys, max_addresses_per_user
+        self._addresses: OrderedDict[str, deque[float]] = OrderedDict()
+        self._users: OrderedDict[str, tuple[deque[float], OrderedDict[str, float]]] = \
+            OrderedDict()
         self._lock = threading.Lock()
         self.checks = threading.BoundedSemaphore(PASSWORD_CHECKS_AT_ONCE)
 
-    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
+    def _trim(self, times: deque[float], now: float) -> deque[float]:
         while times and times[0] <= now - self.window:
             times.popleft()
         return times
@@ -63,27 +77,49 @@ class LoginThrottle:
         """Seconds to wait before another try (0: allowed now)."""
         now = time.monotonic()
         wait = 0.0
+        name = user.lower()
         with self._lock:
-            for kind, value in (("address", address), ("user", user.lower())):
-                times = self._recent((kind, value), now)
-                limit = self.limits[kind]
-                if len(times) >= limit:
-                    wait = max(wait, times[-limit] + self.window - now)
+            times = self._addresses.get(address)
+            if times is not None and len(self._trim(times, now)) >= self.per_address:
+                wait = max(wait, times[-self.per_address] + self.window - now)
+            entry = self._users.get(name)
+            if entry is not None:
+                failures, failed_from = entry
+                recent = self._trim(failures, now)
+                last_from_here = failed_from.get(address)
+                if (len(recent) >= self.per_user and last_from_here is not None
+                        and last_from_here > now - self.window):
+                    wait = max(wait, recent[-self.per_user] + self.window - now)
         return math.ceil(wait)
 
     def failed(self, address: str, user: str) -> None:
         now = time.monotonic()
+        name = user.lower()
         with self._lock:
-            for key in (("address", address), ("user", user.lower())):
-                self._recent(key, now).append(now)
-            if len(self._failures) > 10_000:  # forget the oldest keys under a flood
-                for key in list(self._failures)[:5_000]:
-                    del self._failures[key]
+            times = self._addresses.pop(address, None) or deque(maxlen=self.per_address)
+            times.append(now)
+            self._addresses[address] = times
+            failures, failed_from = self._users.pop(name, None) or (
+                deque(maxlen=self.per_user), OrderedDict())
+            failures.append(now)
+            failed_from.pop(address, None)
+            failed_from[address] = now
+            while len(failed_from) > self.max_addresses_per_user:
+                failed_from.popitem(last=False)
+            self._users[name] = (failures, failed_from)
+            for table in (self._addresses, self._users):
+                while len(table) > self.max_keys:
+                    table.popitem(last=False)  # the least recently failed
 
     def succeeded(self, address: str, user: str) -> None:
         with self._lock:
-            self._failures.pop(("address", address), None)
-            self._failures.pop(("user", user.lower()), None)
+            self._addresses.pop(address, None)
+            self._users.pop(user.lower(), None)
+
+    def remembered(self) -> int:
+        """How many addresses and names are held (for tests of the memory bound)."""
+        with self._lock:
+            return len(self._addresses) + len(self._users)
 
 
 class Sessions:
@@ -147,8 +183,53 @@ def configure(app) -> None:
     app.extensions["login_throttle"] = LoginThrottle()
     app.extensions["login_sessions"] = Sessions()
     app.register_blueprint(bp)
+    app.before_request(_check_host)
+    app.after_request(_security_headers)
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.globals["current_user"] = current_user
+
+
+# the parts of the app that show or change the report: without a login (a server on
+# localhost) they answer only to a localhost Host, so a web page elsewhere cannot reach
+# them through DNS rebinding (its name pointed at 127.0.0.1). The webhook receiver is
+# not among them: Cal.com posts with the public name a proxy forwards.
+GUARDED_BLUEPRINTS = {"report", "review", "auth"}
+
+
+def host_name(host: str) -> str:
+    """The name of a Host header without its port: `localhost:8000` → `localhost`,
+    `[::1]:8000` → `::1`."""
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _check_host():
+    if current_app.config.get("REQUIRE_LOGIN") or request.blueprint not in GUARDED_BLUEPRINTS:
+        return None
+    if host_name(request.host or "").lower() not in LOCAL_HOSTS:
+        abort(421, description="this report answers only to localhost without a login; set "
+                               "BOOKING_REPORT_REQUIRE_LOGIN (and a user) to reach it by "
+                               "another name")
+    return None
+
+
+# no framing (clickjacking of "Confirm" and "Undo"), no scripts, nothing from elsewhere:
+# the page works without JavaScript and inlines its styles and its chart
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": ("default-src 'none'; style-src 'unsafe-inline'; "
+                                "img-src 'self' data:; form-action 'self'; "
+                                "frame-ancestors 'none'; base-uri 'none'"),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _security_headers(response):
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 def current_user() -> str | None:

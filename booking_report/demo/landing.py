@@ -12,10 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
-import psycopg
-
 from booking_report.demo.scenario import Scenario
 from ingest.crm import prepare_rows, write_snapshot, zone
+from ingest.db import connect
 from ingest.signature import sign
 from ingest.store import parse_body, store_event
 
@@ -35,14 +34,14 @@ def load_crm(dsn: str, sc: Scenario, snapshot_at: datetime | None = None) -> int
     reader = csv.DictReader(io.StringIO(text))
     rows = prepare_rows(list(reader.fieldnames or []), list(reader), mapping={},
                         tz=zone("UTC"), where="scenario")
-    with psycopg.connect(dsn) as conn:
+    with connect(dsn) as conn:
         return write_snapshot(conn, rows, f"scenario-{sc.seed}",
                               snapshot_at=snapshot_at or sc.snapshot_at).rows
 
 
 def load_manual_outcomes(dsn: str, sc: Scenario) -> int:
     items = sc.manual_outcomes()
-    with psycopg.connect(dsn) as conn:
+    with connect(dsn) as conn:
         for booking_id, outcome, confirmed_at in items:
             conn.execute("insert into raw.manual_outcomes (booking_id, outcome, confirmed_by,"
                          " confirmed_at, note) values (%s, %s, %s, %s, %s)",
@@ -53,7 +52,7 @@ def load_manual_outcomes(dsn: str, sc: Scenario) -> int:
 
 def store_bodies(dsn: str, bodies: Iterable[bytes]) -> int:
     stored = 0
-    with psycopg.connect(dsn) as conn:
+    with connect(dsn) as conn:
         for body in bodies:
             result = store_event(conn, body, parse_body(body), webhook_version="2021-10-20",
                                  secret_index=0, source="webhook")

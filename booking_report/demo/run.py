@@ -27,7 +27,7 @@ from booking_report.sync import run_sync, summary_line
 from devtools.net import free_port, wait_healthy
 from ingest.calcom_api import CalcomApi
 from ingest.crm import read_csv, write_snapshot, zone
-from ingest.db import init_db
+from ingest.db import connect, init_db
 from ingest.importer import Progress
 
 DEMO_DB = "booking_report_demo"
@@ -43,7 +43,7 @@ def demo_database(server_dsn: str) -> str:
     params = conninfo_to_dict(server_dsn)
     admin = make_conninfo(server_dsn, dbname=params.get("dbname") or "postgres")
     try:
-        with psycopg.connect(admin, autocommit=True) as conn:
+        with connect(admin, autocommit=True) as conn:
             conn.execute(sql.SQL("drop database if exists {} with (force)").format(
                 sql.Identifier(DEMO_DB)))
             conn.execute(sql.SQL("create database {}").format(sql.Identifier(DEMO_DB)))
@@ -108,7 +108,7 @@ def run_demo(*, seed: int, leads: int, weeks: int, as_of: str | None,
     csv_path = folder / "crm_leads.csv"
     csv_path.write_text(crm_csv_text(scenario), encoding="utf-8")
     rows = read_csv(csv_path, mapping={}, tz=zone("UTC"))
-    with psycopg.connect(dsn) as conn:
+    with connect(dsn) as conn:
         write_snapshot(conn, rows, csv_path.name, snapshot_at=scenario.snapshot_at)
     confirmations = load_manual_outcomes(dsn, scenario)
     say(f"loaded the CRM snapshot ({len(rows)} leads) from {csv_path} and "

@@ -114,7 +114,9 @@ def test_import_events_skips_bad_lines_and_dedupes(raw_db, tmp_path):
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     res = cli(raw_db, "import-events", str(path))
-    assert res.returncode == 0, res.stderr
+    # skipped lines are listed and counted, and the exit says some were skipped
+    assert res.returncode == 1, res.stderr
+    assert "2 lines skipped" in res.stderr
     assert "5 lines: 2 stored, 1 duplicates, 2 malformed" in res.stdout
     assert f"{path}:2: skipped" in res.stderr and f"{path}:5: skipped" in res.stderr
     rows = fetchall(raw_db, "select raw_body, source, trigger_event from"
@@ -146,3 +148,35 @@ def test_import_keeps_a_body_jsonb_refuses_and_the_rest_of_its_batch(raw_db, tmp
                             " raw.calcom_webhook_events order by event_id")
     assert [(bytes(b), n) for b, n, _ in rows] == [(good, False), (nul, True)]
     assert "jsonb" in rows[1][2]
+
+
+def test_import_events_goes_on_past_bad_lines_and_a_rerun_stores_nothing_twice(
+        raw_db, tmp_path):
+    """A line whose trigger Postgres cannot hold as text (a lone surrogate), a NUL in
+    the trigger, a line longer than any body (read no further than its limit): each is
+    skipped or stored as bytes with its line number named, the 1,000 good lines around
+    them are all stored, and a second run adds nothing (it used to stop at the first
+    such line, there again on every run)."""
+    from ingest import importer
+
+    good = [json.dumps({"triggerEvent": "BOOKING_CREATED", "createdAt": "2026-11-16T09:00:00Z",
+                        "payload": {"uid": f"imp-{i}"}}).encode() for i in range(1000)]
+    surrogate = b'{"triggerEvent": "BOOKING_\\ud800", "createdAt": "2026-11-16T09:00:00Z"}'
+    nul = b'{"triggerEvent": "BOOKING\\u0000CREATED", "createdAt": "2026-11-16T09:00:00Z"}'
+    huge = b'{"triggerEvent": "BOOKING_CREATED", "x": "' + b"y" * (importer.MAX_LINE_BYTES + 10)
+    lines = good[:500] + [surrogate, nul, huge] + good[500:]
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    first = cli(raw_db, "import-events", str(path))
+    assert first.returncode == 1 and "Traceback" not in first.stderr, first.stderr
+    assert f"{path}:503: skipped: longer than" in first.stderr
+    good_stored = fetchall(raw_db, "select count(*) from raw.calcom_webhook_events"
+                                   " where position('imp-' in convert_from(raw_body, 'UTF8')) > 0")
+    assert good_stored == [(1000,)]
+    # the odd triggers are kept as bytes (the column holds no text Postgres refuses)
+    odd = fetchall(raw_db, "select trigger_event from raw.calcom_webhook_events"
+                           " where position('imp-' in convert_from(raw_body, 'UTF8')) = 0")
+    assert sorted(odd, key=str) == [(None,), (None,)]
+    again = cli(raw_db, "import-events", str(path))
+    assert "1003 lines: 0 stored, 1002 duplicates, 1 malformed" in again.stdout, again.stdout
+    assert fetchall(raw_db, "select count(*) from raw.calcom_webhook_events") == [(1002,)]

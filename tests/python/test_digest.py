@@ -252,3 +252,20 @@ def test_a_stale_feed_says_so_instead_of_sending_numbers_it_cannot_stand_behind(
 def test_without_built_marts_the_digest_says_what_to_run(raw_db, tmp_path):
     res = digest(raw_db, "--dry-run", str(tmp_path))
     assert res.returncode == 2 and "booking-report refresh" in res.stderr
+
+
+def test_two_digests_at_once_send_once(known_db, smtp):
+    """A scheduled digest and one started by hand at the same moment: the mail goes out
+    once and is recorded once (both used to send)."""
+    sink, port = smtp
+    env = dict(os.environ, DATABASE_URL=known_db, BOOKING_REPORT_MAIL_FROM="report@studio.example",
+               BOOKING_REPORT_SMTP_URL=f"smtp://127.0.0.1:{port}")
+    procs = [subprocess.Popen([sys.executable, "-m", "booking_report.cli", "digest", "--to",
+                               "owner@studio.example"], env=env, cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              stdin=subprocess.DEVNULL) for _ in range(2)]
+    outputs = [proc.communicate(timeout=180) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], outputs
+    assert len(sink.messages) == 1
+    assert sum("already sent" in out for out, _ in outputs) == 1, outputs
+    assert fetchall(known_db, "select count(*) from raw.digest_deliveries") == [(1,)]
