@@ -20,7 +20,7 @@ from report.data import (
     sync_warning,
     week_range,
 )
-from report.wording import plural
+from report.wording import plural, refusals_line
 
 TRUSTED_IN_FALLBACK = {"book_rate", "median_hours_to_book", "reschedule_rate",
                        "cancellation_rate"}
@@ -132,13 +132,13 @@ def as_text(data: ReportData) -> str:
         add(f"Feed: {feed.get('status')} (last Cal.com event "
             f"{last:%Y-%m-%d %H:%M %Z})" if last else f"Feed: {feed.get('status')}")
     if feed:
-        add(f"      last 7 days: {feed['refused_deliveries_7d']} refused deliveries; last 28 "
-            f"days: {feed['recent_chains']} bookings, "
+        add(f"      last 28 days: {feed['recent_chains']} bookings, "
             f"{fmt_rate(feed['incomplete_history_share'])} with a missed webhook, "
             f"{feed['recent_crm_only_bookings']} only in the CRM; {feed['open_gaps']} CRM gaps")
-        if feed.get("unsigned_requests_7d"):
-            add(f"      {feed['unsigned_requests_7d']} unsigned requests from elsewhere in the "
-                "last 7 days (refused, not counted)")
+        refusals = refusals_line(feed.get("refused_deliveries_7d") or 0,
+                                 feed.get("unsigned_requests_7d") or 0)
+        if refusals:
+            add(f"      {refusals}")
         recovered, warning = recovery_line(feed), sync_warning(feed)
         if recovered:
             add(f"      {recovered}")
@@ -147,6 +147,10 @@ def as_text(data: ReportData) -> str:
         if feed.get("feed_problems"):
             add(f"      {feed['feed_problems']} Cal.com events could not be used (unreadable or "
                 "impossible values): see reporting.feed_problems")
+        if feed.get("crm_row_problems"):
+            add(f"      {plural(feed['crm_row_problems'], 'row')} of the latest CRM export could "
+                "not be used (a value too long, or an impossible date): see "
+                "reporting.feed_problems")
     add("")
     add(f"{'':24}{'this week':>12}{'prior week':>12}{'change':>12}")
     for key, label, kind, _lower in HEADLINES:

@@ -144,6 +144,7 @@ def page():
         points=wording.points, rate_with_denominator=wording.rate_with_denominator,
         small=wording.is_small_sample, outcome_label=wording.outcome_label,
         reason_label=wording.reason_label, source_label=wording.source_label,
+        refusals_line=wording.refusals_line,
         recovery=reportdata.recovery_line(data.feed), sync_warning=reportdata.sync_warning(
             data.feed),
         week_label=reportdata.iso_week_label, week_range=reportdata.week_range,

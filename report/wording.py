@@ -155,3 +155,17 @@ def reason_label(reason: str | None) -> str:
 def source_label(source: str) -> str:
     return {"all": "All sources", "unknown": "Unknown source",
             "unattributed": "No lead (unattributed)"}.get(source, source)
+
+
+def refusals_line(wrong_signatures: int, unsigned: int) -> str:
+    """What the last 7 days' refused requests mean to the owner. They never decide
+    whether the numbers can be trusted: anyone can send a signature header, and a real
+    secret mismatch shows where it matters, as bookings the CRM has and Cal.com lacks."""
+    parts = []
+    if wrong_signatures:
+        parts.append(f"{plural(wrong_signatures, 'delivery', 'deliveries')} with a wrong "
+                     "signature in 7 days: if you rotated the Cal.com webhook secret, add "
+                     "the new one to CALCOM_WEBHOOK_SECRETS")
+    if unsigned:
+        parts.append(f"{plural(unsigned, 'unsigned request')} from elsewhere (ignored)")
+    return "; ".join(parts)

@@ -8,6 +8,7 @@ the page and in the terminal. Unsigned junk must not switch the report to fallba
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -86,7 +87,33 @@ POISON = [
         "p-reuse", iso(NOW - timedelta(days=5)), iso(NOW - timedelta(days=5, minutes=-30))),
         iso(NOW - timedelta(days=6))), "uid_conflict", "p-reuse"),
 ]
+# values too long to be a key (from a public booking link, `?metadata[leadId]=…`, or a
+# booker's form): stored as received, kept out of the chains, listed; before, one such
+# delivery failed every later refresh ("index row size … exceeds btree maximum")
+OVERSIZED = [
+    ("10,000-character uid", body("BOOKING_CREATED", booking("u" * 10_000, START, END), SENT),
+     "oversized_value", None),
+    ("5,000-character lead id", body("BOOKING_CREATED", booking(
+        "p-longlead", START, END, metadata={"leadId": "L" * 5000}), SENT),
+     "oversized_value", "p-longlead"),
+    ("5,000-character attendee email", body("BOOKING_CREATED", {
+        **booking("p-longmail", START, END),
+        "attendees": [{"email": "a" * 5000 + "@poison.example", "name": "P"}]}, SENT),
+     "oversized_value", "p-longmail"),
+    ("10,000-character rescheduleUid", body("BOOKING_RESCHEDULED", booking(
+        "p-longparent", START, END, rescheduleUid="r" * 10_000), SENT),
+     "oversized_value", "p-longparent"),
+]
+POISON += OVERSIZED
 REUSE_LATEST = body("BOOKING_CREATED", booking("p-reuse", START, END), SENT)
+CRM_TYPOS = [
+    ("T-0025", {"created_at": "0025-11-02T09:00:00Z"}),
+    ("T-0001", {"created_at": "0001-01-01T00:00:00Z"}),
+    ("T-9999", {"created_at": "9999-12-31T09:00:00Z"}),
+    ("T-2999", {"updated_at": "2999-11-02T09:00:00Z"}),
+    ("T-mail", {"email": "m" * 5000 + "@typo.example"}),
+    ("T-source", {"source": "s" * 5000}),
+]
 NOT_JSON = b"{this is signed but not JSON"
 
 
@@ -118,8 +145,31 @@ def poisoned(tmp_path_factory):
         answers.append(post_webhook(live.url, NOT_JSON, SECRET).status)
         junk = [post_webhook(live.url, b'{"triggerEvent": "BOOKING_CREATED"}').status
                 for _ in range(12)]
+        # a stranger who knows the header's name but not the secret: refused, recorded,
+        # shown; it used to switch the report to fallback for 7 days
+        forged = [post_webhook(live.url, delivery, signature="0").status
+                  for delivery in [REUSE_LATEST + b" " * i for i in range(1, 41)]]
+    # the CRM export with typos: a lead created in the year 0025, 0001 or 9999, updated
+    # in 2999, an email or a source too long to be a key (one of them its lead's second
+    # row: the lead keeps its first)
+    crm = io.StringIO()
+    writer = csv.DictWriter(crm, fieldnames=list(sc.crm_rows()[0]))
+    writer.writeheader()
+    writer.writerows(sc.crm_rows())
+    for lead_id, fields in CRM_TYPOS:
+        writer.writerow({**{k: "" for k in sc.crm_rows()[0]}, "lead_id": lead_id,
+                         "created_at": "2026-11-02T09:00:00Z", "source": "ads", **fields})
+    crm_path = tmp_path_factory.mktemp("crm") / "typos.csv"
+    crm_path.write_text(crm.getvalue())
+    loaded = subprocess.run([sys.executable, "-m", "booking_report.cli", "load-crm",
+                             str(crm_path)], env=dict(os.environ, DATABASE_URL=dsn), cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert loaded.returncode == 0, loaded.stderr
     second = refresh(dsn, as_of=build_as_of, target_dir=target, unit_tests=False)
+    full = refresh(dsn, as_of=build_as_of, target_dir=target, unit_tests=False,
+                   full_refresh=True)
     yield {"dsn": dsn, "before": before, "answers": answers, "junk": junk, "second": second,
+           "forged": forged, "full": full,
            "expected_status": sc.expected()["feed_status"], "target": target}
     drop_database(dsn)
 
@@ -127,6 +177,18 @@ def poisoned(tmp_path_factory):
 def test_every_authentic_body_was_stored_and_junk_refused(poisoned):
     assert poisoned["answers"] == [200] * len(POISON) + [200, 400]
     assert set(poisoned["junk"]) == {401}
+    assert set(poisoned["forged"]) == {401}
+
+
+def test_a_full_rebuild_after_oversized_values_succeeds_too(poisoned):
+    assert poisoned["full"].build.success, poisoned["full"].build.failures
+    oversized = fetchall(poisoned["dsn"], "select detail from reporting.feed_problems"
+                                          " where problem = 'oversized_value'"
+                                          " and problem_source = 'webhook' order by 1")
+    assert len(oversized) == len(OVERSIZED)
+    assert any("uid (10000 characters, limit 255)" in d for (d,) in oversized), oversized
+    assert any("metadata.leadId (5000 characters" in d for (d,) in oversized), oversized
+    assert any("attendee(s) with an email over 320" in d for (d,) in oversized), oversized
 
 
 def test_the_refresh_after_poisoned_deliveries_succeeds_and_names_them(poisoned):
@@ -135,14 +197,15 @@ def test_the_refresh_after_poisoned_deliveries_succeeds_and_names_them(poisoned)
     out = io.StringIO()
     print_summary(outcome, stream=out)
     summary = out.getvalue()
-    total = len(POISON) + 1  # + the signed body that is not JSON
+    total = len(POISON) + 1 + len(CRM_TYPOS)  # + the signed body that is not JSON
     assert f"warning: {total} feed problems kept out of the numbers" in summary, summary
     assert "5 unreadable timestamp" in summary and "reporting.feed_problems" in summary
 
 
 def test_each_poisoned_delivery_is_listed_with_its_problem(poisoned):
     rows = fetchall(poisoned["dsn"], "select problem, booking_uid, trigger_event, detail"
-                                     " from reporting.feed_problems")
+                                     " from reporting.feed_problems"
+                                     " where problem_source <> 'crm'")
     listed = {(problem, uid) for problem, uid, _, _ in rows}
     for what, _, problem, uid in POISON:
         assert (problem, uid) in listed, f"{what}: not listed as {problem}"
@@ -152,6 +215,29 @@ def test_each_poisoned_delivery_is_listed_with_its_problem(poisoned):
     assert "@poison.example" not in details  # no contact data
     assert fetchall(poisoned["dsn"], "select feed_problems from reporting.feed_health") == [
         (len(POISON) + 1,)]
+
+
+def test_crm_typos_are_listed_with_their_export_and_row_and_stretch_no_mart(poisoned):
+    """A lead created in the year 0025 used to stretch rpt_weekly_status to 730,884 rows;
+    years 0001 and 9999 to 3.65 million. Each such row is kept out of the leads and
+    listed with its export and row; the weekly marts span the real history only."""
+    dsn = poisoned["dsn"]
+    listed = fetchall(dsn, "select crm_lead_id, problem, crm_export, crm_row, detail"
+                           " from reporting.feed_problems where problem_source = 'crm'"
+                           " order by crm_row")
+    assert {(lead, problem) for lead, problem, *_ in listed} == {
+        ("T-0025", "implausible_crm_time"), ("T-0001", "implausible_crm_time"),
+        ("T-9999", "implausible_crm_time"), ("T-2999", "implausible_crm_time"),
+        ("T-mail", "oversized_value"), ("T-source", "oversized_value")}
+    assert {export for _, _, export, _, _ in listed} == {"typos.csv"}
+    assert all(row > 100 for *_, row, _ in listed)  # the rows after the scenario's leads
+    assert not any("@typo.example" in detail for *_, detail in listed)  # no contact data
+    assert fetchall(dsn, "select count(*) from reporting.dim_leads where lead_id like 'T-%%'"
+                    ) == [(0,)]
+    weeks = fetchall(dsn, "select min(week_start), max(week_start), count(distinct week_start)"
+                          " from reporting.rpt_weekly_status")[0]
+    assert weeks[0].year >= NOW.year - 1 and weeks[1].year <= NOW.year + 1, weeks
+    assert weeks[2] < 60, weeks
 
 
 def test_the_clean_numbers_are_untouched_and_suspicious_slots_stay_out_of_the_rates(poisoned):
@@ -177,12 +263,16 @@ def test_the_clean_numbers_are_untouched_and_suspicious_slots_stay_out_of_the_ra
     assert not {r for _, r in reasons} & {"no_outcome_evidence"}
 
 
-def test_unsigned_junk_does_not_switch_the_report_to_fallback(poisoned):
-    status, refused, unsigned = fetchall(
-        poisoned["dsn"], "select status, refused_deliveries_7d, unsigned_requests_7d"
-                         " from reporting.feed_health")[0]
+def test_refused_requests_never_switch_the_report_to_fallback(poisoned):
+    """12 unsigned requests and 40 with a forged signature header beside the accepted
+    deliveries: counted and shown, never the feed's status (a stranger can send any
+    header; a real secret mismatch shows as bookings the CRM has and Cal.com lacks)."""
+    status, refused, unsigned, share = fetchall(
+        poisoned["dsn"], "select status, refused_deliveries_7d, unsigned_requests_7d,"
+                         " refused_share_7d from reporting.feed_health")[0]
     assert status == poisoned["before"]["status"] == poisoned["expected_status"] == "healthy"
-    assert (refused, unsigned) == (0, 12)
+    assert (refused, unsigned) == (40, 12)
+    assert share > 0.10  # above the old limit that switched the report
 
 
 def test_the_page_and_the_terminal_show_the_problem_count(poisoned, tmp_path):
@@ -193,7 +283,10 @@ def test_the_page_and_the_terminal_show_the_problem_count(poisoned, tmp_path):
         page = Client(live.url).request("/report")
     total = len(POISON) + 1
     assert f"{total} Cal.com events could not be used" in page.text
+    assert f"{len(CRM_TYPOS)} rows of the latest CRM export could not be used" in page.text
     assert "12 unsigned requests from elsewhere (ignored)" in page.text
+    assert ("40 deliveries with a wrong signature in 7 days: if you rotated the Cal.com "
+            "webhook secret, add the new one") in page.text
     env = dict(os.environ, DATABASE_URL=dsn)
     text = subprocess.run([sys.executable, "-m", "booking_report.cli", "report"], env=env,
                           cwd=REPO, capture_output=True, text=True, timeout=120).stdout

@@ -125,9 +125,11 @@ booking_stats as materialized (
         (select max(finished_at) from sync_runs
             where sync_status = 'succeeded' and finished_at <= {{ as_of() }}) as last_sync_at,
         (select count(*) from gaps) as open_gaps,
-        (select count(*) from problems) as feed_problems,
+        (select count(*) from problems where problem_source is distinct from 'crm') as feed_problems,
+        (select count(*) from problems where problem_source = 'crm') as crm_row_problems,
         (select count(*) from problems
-            where received_at > {{ refused_since }}
+            where problem_source is distinct from 'crm'
+              and received_at > {{ refused_since }}
               and received_at <= {{ as_of() }}) as feed_problems_7d
 
     from recent_booking_stats
@@ -200,6 +202,7 @@ final as (
         cast(unsigned_requests_7d as integer) as unsigned_requests_7d,
         cast(feed_problems as integer) as feed_problems,
         cast(feed_problems_7d as integer) as feed_problems_7d,
+        cast(crm_row_problems as integer) as crm_row_problems,
         cast(recent_chains as integer) as recent_chains,
         cast(recent_incomplete_chains as integer) as recent_incomplete_chains,
         cast(recent_crm_only_bookings as integer) as recent_crm_only_bookings,
