@@ -8,7 +8,13 @@ import os
 import sys
 from datetime import UTC, date, datetime, time
 
-from ingest.calcom_api import DEFAULT_BASE_URL, DEFAULT_VERSION, CalcomApi, check_version
+from ingest.calcom_api import (
+    DEFAULT_BASE_URL,
+    DEFAULT_REQUESTS_PER_MINUTE,
+    DEFAULT_VERSION,
+    CalcomApi,
+    check_version,
+)
 from ingest.calcom_sync import SyncSummary, sync
 
 
@@ -29,14 +35,16 @@ def api_from_env(environ: dict[str, str] | None = None) -> CalcomApi:
             "CALCOM_API_KEY is not set: create a key in Cal.com → Settings → Developer → "
             "API keys (read access to bookings is enough) and export it")
     version = check_version(env.get("CALCOM_API_VERSION", "").strip() or DEFAULT_VERSION)
-    budget = env.get("CALCOM_API_REQUESTS_PER_MINUTE", "120").strip() or "120"
+    budget = (env.get("CALCOM_API_REQUESTS_PER_MINUTE", "").strip()
+              or str(DEFAULT_REQUESTS_PER_MINUTE))
     try:
         per_minute = int(budget)
     except ValueError:
         raise SyncNotConfigured(f"CALCOM_API_REQUESTS_PER_MINUTE must be a whole number, "
                                 f"not {budget!r}") from None
     return CalcomApi(env.get("CALCOM_API_URL", DEFAULT_BASE_URL).strip() or DEFAULT_BASE_URL,
-                     key, version, requests_per_minute=per_minute)
+                     key, version, requests_per_minute=per_minute,
+                     say=lambda line: print(line, file=sys.stderr, flush=True))
 
 
 def since_date(text: str | None) -> datetime | None:

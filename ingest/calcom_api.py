@@ -8,10 +8,20 @@ Two contracts exist and both are supported, picked by the `cal-api-version` head
   ``pagination`` has ``totalItems``, …, ``hasNextPage``; ``sortUpdatedAt=asc``.
 
 Pagination hides behind one generator, :meth:`CalcomApi.pages`. Rate limits and
-retries live in one place, :meth:`CalcomApi.get`: a request budget per minute, 429
-answered by waiting ``Retry-After`` (or the rate-limit reset header), 5xx and timeouts
-retried with back-off. Errors are typed and say what to do. The key goes into the
-``Authorization`` header and nowhere else (never a log line, never an error message).
+retries live in one place, :meth:`CalcomApi.get`:
+
+- Cal.com's API v2 limits each key to 120 requests per 60 s, then blocks it for 60 s
+  (``apps/api/v2/src/lib/throttler-guard.ts``, ``blockDuration: 60``). It answers every
+  request with ``X-RateLimit-Limit-Default``, ``X-RateLimit-Remaining-Default`` and
+  ``X-RateLimit-Reset-Default`` (seconds to the end of the window, or of the block), and
+  a 429 with no ``Retry-After``. The client keeps its own budget below the key's limit
+  (other tools may share the key; default 90 a minute), waits out the window when
+  ``Remaining`` runs out, and on a 429 waits ``Reset`` seconds (at most two minutes,
+  one line saying so) and goes on: a sync through a block finishes.
+- 5xx and timeouts are retried with back-off.
+
+Errors are typed and say what to do. The key goes into the ``Authorization`` header and
+nowhere else (never a log line, never an error message).
 """
 
 from __future__ import annotations
@@ -34,6 +44,12 @@ DEFAULT_VERSION = "2026-05-01"
 CURSOR, TAKE_SKIP = "cursor", "take_skip"
 SUPPORTED_VERSIONS = {"2026-05-01": CURSOR, "2024-08-13": TAKE_SKIP}
 PAGE_SIZE = {CURSOR: 100, TAKE_SKIP: 250}
+# our own budget: below the key's 120 a minute (other tools may use the same key)
+DEFAULT_REQUESTS_PER_MINUTE = 90
+# the longest a rate-limit wait may be (a block is 60 s)
+MAX_RATE_WAIT_SECONDS = 120.0
+# 429s in a row before the run fails (each waited out)
+MAX_RATE_LIMITED = 6
 
 
 class CalcomApiError(RuntimeError):
@@ -64,9 +80,10 @@ def check_version(version: str) -> str:
 
 class CalcomApi:
     def __init__(self, base_url: str, api_key: str, version: str = DEFAULT_VERSION, *,
-                 requests_per_minute: int = 120, timeout: float = 30.0, max_retries: int = 4,
-                 sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic):
+                 requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE, timeout: float = 30.0,
+                 max_retries: int = 4, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic,
+                 say: Callable[[str], None] | None = None):
         if not api_key:
             raise ApiKeyRefused("CALCOM_API_KEY is empty; create a key in Cal.com → "
                                 "Settings → Developer → API keys")
@@ -80,6 +97,8 @@ class CalcomApi:
         self.sleep, self.clock = sleep, clock
         self._sent: deque[float] = deque()
         self.requests = 0
+        self.rate_waits: list[float] = []  # every wait for Cal.com's rate limit, seconds
+        self.say = say or (lambda line: log.warning("%s", line))
 
     # ------------------------------------------------------------ one request
 
@@ -96,7 +115,27 @@ class CalcomApi:
         self._sent.append(self.clock())
 
     @staticmethod
-    def _wait_from_headers(headers: Any, attempt: int) -> float:
+    def _header(headers: Any, name: str) -> str | None:
+        """Cal.com's throttler names its headers after the throttler (`-Default`);
+        other proxies send the plain name."""
+        if not headers:
+            return None
+        return headers.get(f"{name}-Default") or headers.get(name)
+
+    @classmethod
+    def _reset_seconds(cls, headers: Any) -> float | None:
+        reset = cls._header(headers, "X-RateLimit-Reset")
+        if not reset:
+            return None
+        try:
+            value = float(reset)
+        except ValueError:
+            return None
+        # seconds from now (Cal.com), or an epoch time (some proxies)
+        return max(0.0, value - time.time()) if value > 1e9 else max(0.0, value)
+
+    @classmethod
+    def _wait_from_headers(cls, headers: Any, attempt: int) -> float:
         retry_after = headers.get("Retry-After") if headers else None
         if retry_after:
             try:
@@ -105,20 +144,34 @@ class CalcomApi:
                 when = email.utils.parsedate_to_datetime(retry_after)
                 if when is not None:
                     return max(0.0, when.timestamp() - time.time())
-        reset = headers.get("X-RateLimit-Reset") if headers else None
-        if reset:
-            try:
-                value = float(reset)
-                # epoch seconds, or seconds from now
-                return max(0.0, value - time.time()) if value > 1e9 else max(0.0, value)
-            except ValueError:
-                pass
+        reset = cls._reset_seconds(headers)
+        if reset is not None:
+            return reset
         return min(60.0, 2.0 ** attempt)
+
+    def _rate_wait(self, seconds: float, why: str) -> None:
+        seconds = min(MAX_RATE_WAIT_SECONDS, max(0.0, seconds))
+        self.rate_waits.append(seconds)
+        self.say(f"Cal.com's rate limit: {why}; waiting {seconds:.0f} s, then going on")
+        self.sleep(seconds)
+
+    def _pace(self, headers: Any) -> None:
+        """After an answer: when the key has no request left in this window, wait for
+        the window to end (Cal.com would block the key for a minute instead)."""
+        remaining = self._header(headers, "X-RateLimit-Remaining")
+        try:
+            left = int(remaining) if remaining is not None else None
+        except ValueError:
+            left = None
+        if left is not None and left <= 0:
+            self._rate_wait(self._reset_seconds(headers) or 60.0,
+                            "no request left in this window")
 
     def get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
         query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
         url = f"{self.base_url}{path}" + (f"?{query}" if query else "")
-        for attempt in range(self.max_retries + 1):
+        attempt = limited = 0
+        while True:
             self._respect_budget()
             request = urllib.request.Request(url, method="GET", headers={
                 "Authorization": f"Bearer {self._key}", "cal-api-version": self.version,
@@ -127,6 +180,7 @@ class CalcomApi:
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as resp:
                     raw = resp.read()
+                    headers = resp.headers
             except urllib.error.HTTPError as err:
                 detail = _error_message(err.read())
                 if err.code in (401, 403):
@@ -134,7 +188,18 @@ class CalcomApi:
                     raise ApiKeyRefused(
                         f"Cal.com refused the API key ({why}); create one in Cal.com → "
                         "Settings → Developer → API keys and set CALCOM_API_KEY") from None
-                if err.code == 429 or err.code >= 500:
+                if err.code == 429:
+                    # over the key's limit, or blocked: wait the window (or the block) out
+                    limited += 1
+                    if limited > MAX_RATE_LIMITED:
+                        raise CalcomApiError(
+                            f"Cal.com answered 429 {limited} times in a row for {path}; "
+                            "another tool may be using the same API key: try again later, "
+                            "or lower CALCOM_API_REQUESTS_PER_MINUTE") from None
+                    self._rate_wait(self._wait_from_headers(err.headers, attempt),
+                                    "429 Too Many Requests")
+                    continue
+                if err.code >= 500:
                     if attempt == self.max_retries:
                         raise CalcomApiError(
                             f"Cal.com answered {err.code} {attempt + 1} times for {path}"
@@ -143,6 +208,7 @@ class CalcomApi:
                     log.warning("Cal.com answered %d; waiting %.1f s before retrying",
                                 err.code, wait)
                     self.sleep(wait)
+                    attempt += 1
                     continue
                 raise CalcomApiError(f"Cal.com answered {err.code} for {path}"
                                      f"{': ' + detail if detail else ''}") from None
@@ -152,7 +218,9 @@ class CalcomApi:
                     raise CalcomApiError(f"cannot reach Cal.com at {self.base_url} ({reason}); "
                                          "check CALCOM_API_URL and the network") from None
                 self.sleep(min(30.0, 2.0 ** attempt))
+                attempt += 1
                 continue
+            self._pace(headers)
             try:
                 doc = json.loads(raw)
             except ValueError:
@@ -163,7 +231,6 @@ class CalcomApi:
                 raise CalcomApiError(f"Cal.com reported an error for {path}: "
                                      f"{_error_message(raw) or 'no detail'}")
             return doc
-        raise AssertionError("unreachable")  # pragma: no cover
 
     # ------------------------------------------------------------ all pages
 
@@ -182,10 +249,18 @@ class CalcomApi:
             doc = self.get("/v2/bookings", params)
             data = doc.get("data")
             pagination = doc.get("pagination")
+            if isinstance(data, dict) and "bookings" in data:
+                # Cal.diy sends a cal-api-version it does not know to its 2024-04-15
+                # controller, whose list is {"data": {"bookings": [...], ...}}
+                raise UnsupportedVersion(
+                    f"this Cal.com does not know cal-api-version {self.version} and answered "
+                    "with its 2024-04-15 list; set CALCOM_API_VERSION=2024-08-13 (self-hosted "
+                    "Cal.diy and older hosted instances)")
             if not isinstance(data, list) or not isinstance(pagination, dict):
                 raise MalformedPage(
                     f"page {number + 1} of /v2/bookings has no data list or no pagination "
-                    f"(is CALCOM_API_VERSION {self.version} right for this Cal.com?)")
+                    f"(is CALCOM_API_VERSION {self.version} right for this Cal.com? "
+                    f"{', '.join(SUPPORTED_VERSIONS)} are supported)")
             number += 1
             yield data
             if self.contract == CURSOR:

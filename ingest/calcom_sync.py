@@ -6,10 +6,19 @@ booking's state at that time, and dbt merges it with the webhook events (DESIGN.
 "Recovering missed webhooks"). Each run is one row in `raw.calcom_api_sync_runs`.
 
 Incremental: from the last successful run's high-water marks less an overlap (1 h),
-one pass by `afterUpdatedAt` and one by `afterCreatedAt` (`updatedAt` may be null). The
-first run reads a backfill window (default 90 days); `--full` reads everything. A page
-is landed in one transaction; a failed page fails the run without moving the
-high-water marks, and a re-run is harmless (the body hash dedupes).
+one pass by `afterUpdatedAt` and one by `afterCreatedAt` (`updatedAt` may be null), and
+one by slot time over the recent past (`afterStart` … `beforeEnd`, default 14 days: the
+review and follow-up windows). That third pass is for what `updatedAt` hides: Cal.com's
+booking `updatedAt` is Prisma's `@updatedAt`, moved only when the booking row itself is
+written (`packages/prisma/schema.prisma`); marking attendees no-show, a Cal Video guest
+no-show and adding or removing a seat write other rows, so an `afterUpdatedAt` pass never
+reads those changes again, and a host who marks themselves absent sends no webhook at
+all (`handleMarkNoShow.ts`). Its cost is bounded by recent meetings, not history: 100
+meetings a week are 200 bookings in 14 days, one or two requests per run; 10,000 a week
+are 20,000, 80 requests (take 250) or 200 (limit 100) per run, about a minute or two
+at the default budget. The first run reads a backfill window (default 90 days); `--full`
+reads everything. A page is landed in one transaction; a failed page fails the run
+without moving the high-water marks, and a re-run is harmless (the body hash dedupes).
 """
 
 from __future__ import annotations
@@ -31,6 +40,9 @@ log = logging.getLogger("booking_report.ingest.calcom_sync")
 
 OVERLAP = timedelta(hours=1)
 DEFAULT_BACKFILL_DAYS = 90
+# the slot-time pass: meetings that started in the last RECENT_DAYS (at least the review
+# window, 1 day, and the follow-up window, 14 days, of the default settings)
+DEFAULT_RECENT_DAYS = 14
 
 
 @dataclass
@@ -85,7 +97,7 @@ def last_marks(conn: psycopg.Connection) -> tuple[datetime | None, datetime | No
 
 
 def plan(conn: psycopg.Connection, *, now: datetime, since: datetime | None,
-         full: bool) -> tuple[str, list[dict[str, str]]]:
+         full: bool, recent_days: int = DEFAULT_RECENT_DAYS) -> tuple[str, list[dict[str, str]]]:
     if full:
         return "full", [{}]
     updated, created = last_marks(conn)
@@ -98,6 +110,8 @@ def plan(conn: psycopg.Connection, *, now: datetime, since: datetime | None,
         passes.append({"afterUpdatedAt": iso(updated - OVERLAP)})
     if created is not None:
         passes.append({"afterCreatedAt": iso(created - OVERLAP)})
+    # the recent meetings again, by slot time: the changes updatedAt does not show
+    passes.append({"afterStart": iso(now - timedelta(days=recent_days)), "beforeEnd": iso(now)})
     return "incremental", passes
 
 
@@ -161,10 +175,11 @@ returning snapshot_id
 
 def sync(dsn: str, api: CalcomApi, *, since: datetime | None = None, full: bool = False,
          now: Callable[[], datetime] = lambda: datetime.now(UTC),
-         progress: Callable[[SyncSummary], None] | None = None) -> SyncSummary:
+         progress: Callable[[SyncSummary], None] | None = None,
+         recent_days: int = DEFAULT_RECENT_DAYS) -> SyncSummary:
     """One sync run; raises SyncFailed (after recording the failure) on any error."""
     with connect(dsn, autocommit=True) as conn:
-        mode, passes = plan(conn, now=now(), since=since, full=full)
+        mode, passes = plan(conn, now=now(), since=since, full=full, recent_days=recent_days)
         run_id = conn.execute(
             "insert into raw.calcom_api_sync_runs (started_at, api_version, mode)"
             " values (%s, %s, %s) returning sync_run_id", (now(), api.version, mode)).fetchone()[0]

@@ -33,6 +33,9 @@ KEY = "cal_live_test_0123456789abcdef"
 VERSIONS = ["2026-05-01", "2024-08-13"]
 
 
+def _when(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
 
 def no_sleep(seconds: float) -> None:
     no_sleep.waited.append(seconds)
@@ -165,6 +168,81 @@ def test_429_is_waited_out_and_the_run_continues(synced_setup, version):
     assert [r[0] for r in runs(dsn)] == ["succeeded"]
 
 
+def test_a_sync_paces_itself_and_goes_through_cal_coms_block(raw_db):
+    """Cal.com's throttler, shrunk: 3 requests per 2 s window, then a 2 s block, a 429
+    with no Retry-After. The client paces from the -Default headers; when another tool
+    has used up the key, it waits the block out (one line saying so) and finishes."""
+    from booking_report.demo.standin import Throttle
+    sc = generate(52, as_of=AS_OF, leads=400)
+    truth = sc.api_bookings()
+    app = create_standin(lambda: truth, api_key=KEY)
+    app.config["throttle"] = throttle = Throttle(limit=3, window=2.0, block=2.0)
+    lines: list[str] = []
+    with StandinServer(app) as standin:
+        paced = CalcomApi(standin.url, KEY, "2026-05-01", say=lines.append)
+        first = sync(raw_db, paced, now=lambda: AS_OF)
+        assert first.pages >= 6 and paced.requests == first.pages  # no request lost
+        assert throttle.blocks == 0, "pacing from Remaining never runs into the block"
+        assert paced.rate_waits and all(0 < w <= 2 for w in paced.rate_waits)
+        # another tool uses the same key up: the next request meets the block
+        for _ in range(4):
+            throttle.take()
+        assert throttle.blocks == 1
+        blocked = CalcomApi(standin.url, KEY, "2026-05-01", say=lines.append)
+        second = sync(raw_db, blocked, full=True, now=lambda: AS_OF)
+    assert second.new_snapshots == 0 and second.pages >= 3
+    assert [r[0] for r in runs(raw_db)] == ["succeeded", "succeeded"]
+    assert snapshot_count(raw_db) == len(truth)
+    waits = [line for line in lines if "429 Too Many Requests" in line]
+    assert len(waits) == 1 and "waiting 2 s, then going on" in waits[0]
+    assert any("no request left in this window" in line for line in lines)
+
+
+def test_a_cal_diy_that_does_not_know_the_version_gets_the_setting_to_use(raw_db):
+    sc = generate(53, as_of=AS_OF, leads=40)
+    app = create_standin(sc.api_bookings, api_key=KEY)
+    with StandinServer(app) as standin:
+        app.config["faults"] = [("v2024_04_15", None)]
+        with pytest.raises(SyncFailed) as failure:
+            sync(raw_db, api_for(standin.url, "2026-05-01"), now=lambda: AS_OF)
+        app.config["faults"] = [("v2024_04_15", None)]
+        line = cli(raw_db, "sync-calcom", CALCOM_API_URL=standin.url, CALCOM_API_KEY=KEY)
+    assert isinstance(failure.value.__cause__, UnsupportedVersion)
+    assert "CALCOM_API_VERSION=2024-08-13" in str(failure.value)
+    assert line.returncode == 1 and "Traceback" not in line.stderr
+    assert "set CALCOM_API_VERSION=2024-08-13" in line.stderr
+    assert [r[0] for r in runs(raw_db)] == ["failed", "failed"]
+
+
+def test_the_slot_time_pass_reads_a_no_show_mark_that_updated_at_hides(raw_db):
+    """Marking an attendee absent writes the attendee row, not the booking: Cal.com's
+    updatedAt stays where it was. The next incremental run still reads the mark."""
+    sc = generate(54, as_of=AS_OF, leads=200)
+    truth = sc.api_bookings()
+    app = create_standin(lambda: truth, api_key=KEY)
+    with StandinServer(app) as standin:
+        sync(raw_db, api_for(standin.url, "2024-08-13"), now=lambda: AS_OF)
+        later = AS_OF + timedelta(hours=2)
+        met = next(b for b in truth if b["status"] == "accepted"
+                   and _when(b["end"]) < AS_OF - timedelta(hours=1)
+                   and _when(b["start"]) > AS_OF - timedelta(days=10)
+                   and not b["attendees"][0]["absent"])
+        stamp = met["updatedAt"]
+        met["attendees"][0]["absent"] = True  # the host marks the guest; updatedAt unchanged
+        # without the slot-time pass, the incremental run does not see it
+        unread = sync(raw_db, api_for(standin.url, "2024-08-13"), now=lambda: later,
+                      recent_days=0)
+        second = sync(raw_db, api_for(standin.url, "2024-08-13"),
+                      now=lambda: later + timedelta(minutes=5))
+    assert met["updatedAt"] == stamp
+    assert second.mode == "incremental" and second.new_snapshots == 1
+    assert unread.new_snapshots == 0
+    rows = fetchall(raw_db, "select payload->'attendees'->0->>'absent' from"
+                            " raw.calcom_api_bookings where booking_uid = %s"
+                            " order by snapshot_id", (met["uid"],))
+    assert [r[0] for r in rows] == ["false", "true"]
+
+
 @pytest.mark.parametrize("fault", [("status", 503), ("malformed", None)])
 def test_a_failed_page_fails_the_run_without_moving_anything_and_a_rerun_is_harmless(
         synced_setup, fault):
@@ -211,10 +289,16 @@ def test_the_incremental_run_reads_only_what_changed(raw_db):
                       now=lambda: later + timedelta(minutes=5))
     assert second.mode == "incremental"
     assert second.new_snapshots == 1
-    assert second.bookings_seen < len(truth) / 4
+    # the changed booking, the overlap hour, and the recent meetings by slot time
+    now = later + timedelta(minutes=5)
+    recent = [b for b in truth if now - timedelta(days=14) <= _when(b["start"])
+              and _when(b["end"]) <= now]
+    assert 0 < len(recent) < len(truth) / 3
+    assert len(recent) <= second.bookings_seen <= len(recent) + 10
     params = app.config["requests"]
     assert any("afterUpdatedAt" in p for p in params)
     assert any("afterCreatedAt" in p for p in params)
+    assert any("afterStart" in p and "beforeEnd" in p for p in params)
     assert all(p["version"] == "2024-08-13" and int(p["take"]) == 250 for p in params)
     rows = fetchall(raw_db, "select payload->>'status' from raw.calcom_api_bookings"
                             " where booking_uid = %s order by snapshot_id", (changed["uid"],))
