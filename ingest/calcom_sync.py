@@ -137,21 +137,26 @@ lifecycle_webhooks as (
         body_sha256
     from raw.calcom_webhook_events
     where trigger_event in ('BOOKING_CREATED', 'BOOKING_REQUESTED', 'BOOKING_RESCHEDULED',
-                            'BOOKING_CANCELLED', 'BOOKING_REJECTED')
+                            'BOOKING_CANCELLED', 'BOOKING_REJECTED',
+                            'BOOKING_PAYMENT_INITIATED', 'BOOKING_PAID')
       and payload is not null
+      -- a seat's cancellation is not its booking's (the booking stays accepted)
+      and not (trigger_event = 'BOOKING_CANCELLED' and coalesce(
+               jsonb_typeof(payload -> 'payload' -> 'seatsPerTimeSlot') = 'number', false))
 ),
 webhook_state as (
     select distinct on (booking_uid)
         booking_uid,
         case trigger_event
             when 'BOOKING_REQUESTED' then 'pending'
+            when 'BOOKING_PAYMENT_INITIATED' then 'pending'
             when 'BOOKING_CANCELLED' then 'cancelled'
             when 'BOOKING_REJECTED' then 'rejected'
             else 'accepted'
         end as webhook_state,
         bool_or(trigger_event in ('BOOKING_CREATED', 'BOOKING_REQUESTED',
-                                  'BOOKING_RESCHEDULED')) over (partition by booking_uid)
-            as has_creation
+                                  'BOOKING_RESCHEDULED', 'BOOKING_PAYMENT_INITIATED'))
+            over (partition by booking_uid) as has_creation
     from lifecycle_webhooks
     where booking_uid in (select booking_uid from new_snapshots)
     order by booking_uid, sent_text desc, body_sha256 desc

@@ -23,8 +23,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 LIFECYCLE = ("BOOKING_CREATED", "BOOKING_REQUESTED", "BOOKING_RESCHEDULED",
-             "BOOKING_CANCELLED", "BOOKING_REJECTED")
-CREATION = ("BOOKING_CREATED", "BOOKING_REQUESTED", "BOOKING_RESCHEDULED")
+             "BOOKING_CANCELLED", "BOOKING_REJECTED", "BOOKING_PAYMENT_INITIATED",
+             "BOOKING_PAID")
+CREATION = ("BOOKING_CREATED", "BOOKING_REQUESTED", "BOOKING_RESCHEDULED",
+            "BOOKING_PAYMENT_INITIATED")
 MEETING = ("MEETING_STARTED", "MEETING_ENDED")
 MEETING_OUTCOMES = ("upcoming", "awaiting_outcome", "needs_review", "completed", "no_show",
                     "host_no_show")
@@ -47,7 +49,15 @@ LAST = ["Adams", "Berg", "Costa", "Diaz", "Evans", "Fischer", "Gupta", "Haddad",
         "Tanaka", "Ulloa", "Varga", "Weber", "Xu", "Yilmaz", "Zhou"]
 HOSTS = [(11, "Hana Host", "hana@studio.example"), (12, "Ravi Rao", "ravi@studio.example"),
          (13, "Mia Meyer", "mia@studio.example")]
-EVENT_TYPES = {"intro-call": (77, "Intro Call"), "strategy-session": (78, "Strategy Session")}
+EVENT_TYPES = {"intro-call": (77, "Intro Call"), "strategy-session": (78, "Strategy Session"),
+               "group-workshop": (79, "Group Workshop"), "weekly-coaching": (80, "Weekly Coaching")}
+# a seated event type: every attendee books a seat on the same Cal.com booking
+SEATED, SEATS_PER_SLOT = "group-workshop", 6
+# a recurring event type: four weekly occurrences, each its own booking
+# (Cal.com's RecurringEvent; freq 2 is rrule's WEEKLY)
+RECURRING, RECURRENCE = "weekly-coaching", {"freq": 2, "count": 4, "interval": 1}
+# a paid event type's price (cents)
+PRICE = 9000
 LOCATIONS = ["integrations:daily", "integrations:daily", "integrations:zoom", "phone",
              "inPerson"]
 
@@ -58,12 +68,24 @@ def _pick(uid: str, options: list, salt: str) -> Any:
     return options[int(hashlib.sha256((salt + uid).encode()).hexdigest()[:8], 16) % len(options)]
 
 
+def _booking_key(chain: Chain) -> str:
+    """What host and location are picked by: the seats of a session and the occurrences
+    of a series share theirs."""
+    if chain.session is not None:
+        return chain.session.uid
+    if chain.series is not None:
+        return chain.series.uid
+    return chain.root_uid
+
+
 def chain_host(chain: Chain) -> tuple[int, str, str]:
-    return _pick(chain.root_uid, HOSTS, "host")
+    return _pick(_booking_key(chain), HOSTS, "host")
 
 
 def chain_location(chain: Chain) -> str:
-    kind = _pick(chain.root_uid, LOCATIONS, "location")
+    if chain.session is not None:
+        return "integrations:zoom"
+    kind = _pick(_booking_key(chain), LOCATIONS, "location")
     if kind == "phone":
         return "+1 415 555 0100"
     if kind == "inPerson":
@@ -82,6 +104,34 @@ class Event:
     body: dict[str, Any]
     uid: str | None
     delivered: bool = True
+    # a seat's creation: the seat it created (the body lists the seats before it too)
+    for_seat: str | None = None
+
+
+def seat_uid(booking_uid: str, email: str) -> str:
+    """A seat's booking id, as the models derive it (macros/calcom.sql)."""
+    return f"{booking_uid}#seat-{hashlib.md5(email.strip().lower().encode()).hexdigest()[:12]}"
+
+
+@dataclass
+class Session:
+    """One slot of the seated event type: one Cal.com booking, a seat per attendee."""
+    uid: str
+    start: datetime
+    end: datetime
+    seats: list[Chain] = field(default_factory=list)
+
+    @property
+    def created_at(self) -> datetime:
+        return min(seat.booked_at for seat in self.seats)
+
+
+@dataclass
+class Series:
+    """The occurrences of one recurring booking (Cal.com's recurringEventId)."""
+    uid: str
+    occurrences: list[Chain] = field(default_factory=list)
+    cancelled_at: datetime | None = None  # "cancel all remaining"
 
 
 @dataclass
@@ -125,6 +175,14 @@ class Chain:
     drop_root_creation: bool = False
     manual: tuple[str, datetime] | None = None
     events: list[Event] = field(default_factory=list)
+    paid: bool = False  # a paid event type: BOOKING_PAYMENT_INITIATED, then CREATED + PAID
+    sends_root: bool = False  # a newer Cal.com: rootBookingUid on its bodies
+    session: Session | None = None  # a seat: the session it is booked on
+    seat_ref: str | None = None  # the seat's referenceUid (the API's seatUid)
+    left_at: datetime | None = None  # a seat cancelled by its attendee
+    series: Series | None = None  # an occurrence of a recurring series
+    silently_cancelled_at: datetime | None = None  # by "cancel all remaining", no webhook
+    host_marked_at: datetime | None = None  # the host marked themselves absent: API only
 
     @property
     def visible(self) -> bool:
@@ -145,6 +203,7 @@ class Scenario:
     review_after_hours: int = 24
     grace_minutes: int = 60
     lossy: float = 0.0  # the share of chains that lost one more webhook on purpose
+    sessions: list[Session] = field(default_factory=list)
 
     # ------------------------------------------------------------ outputs
 
@@ -165,9 +224,11 @@ class Scenario:
 
     def api_bookings(self) -> list[dict[str, Any]]:
         """What Cal.com's API v2 lists for every booking uid as of ``as_of``: the truth,
-        whichever webhooks were delivered (DESIGN.md, "Recovering missed webhooks")."""
-        return [api_booking(chain, index) for chain in self.chains
-                for index in range(len(chain.uids))]
+        whichever webhooks were delivered: one object per booking uid, a seated booking
+        with its remaining attendees and their seats."""
+        return [api_booking(chain, index) for chain in self.chains if chain.session is None
+                for index in range(len(chain.uids))] + [
+            session_api_booking(session) for session in self.sessions]
 
     # ------------------------------------------------------------ oracle
 
@@ -177,25 +238,47 @@ class Scenario:
         return _Oracle(self, synced=synced).run()
 
 
+def attendee(chain: Chain) -> dict[str, Any]:
+    """The booker as a webhook body lists them (Cal.com's Person)."""
+    return {"name": chain.booker_name, "email": chain.booker_email,
+            "timeZone": "Europe/London", "language": {"locale": "en"}}
+
+
 def _iso_ms(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
 
 
 def uid_events(chain: Chain, uid: str) -> list[Event]:
-    return [e for e in chain.events if e.uid == uid and e.trigger != "PING"]
+    """The events of one uid of the chain (a seat's: every body that lists it)."""
+    return [e for e in chain.events
+            if (e.uid == uid or chain.session is not None) and e.trigger != "PING"]
+
+
+def creates(chain: Chain, event: Event) -> bool:
+    """Whether the event is a creation of its uid (a seat's: the one that added it)."""
+    return event.trigger in CREATION and (chain.session is None
+                                          or event.for_seat == chain.root_uid)
 
 
 def api_changed_at(chain: Chain, index: int) -> tuple[datetime, datetime | None]:
-    """(createdAt, updatedAt) of one uid: created by its first creation event; updated
-    by every later lifecycle event or no-show mark, and by being rescheduled away."""
+    """(createdAt, updatedAt) of one uid as Cal.com stamps them: created by its first
+    creation event; updated (Prisma's ``@updatedAt``) by every later write of the booking
+    row itself (a lifecycle change, being rescheduled away, ``updateMany`` cancelling a
+    series, the host marking themselves absent), and not by a guest's no-show mark,
+    which writes attendee rows only. A seat: its session's."""
+    if chain.session is not None:
+        return chain.session.created_at, None
     uid = chain.uids[index]
     events = sorted(uid_events(chain, uid), key=lambda e: e.sent_at)
     created = min(e.sent_at for e in events if e.trigger in CREATION)
-    updates = [e.sent_at for e in events
-               if e.trigger in LIFECYCLE + ("BOOKING_NO_SHOW_UPDATED",) and e.sent_at > created]
+    updates = [e.sent_at for e in events if e.trigger in LIFECYCLE and e.sent_at > created]
     if index + 1 < len(chain.uids):
         child = chain.uids[index + 1]
         updates.append(min(e.sent_at for e in uid_events(chain, child) if e.trigger in CREATION))
+    elif chain.silently_cancelled_at:
+        updates.append(chain.silently_cancelled_at)
+    elif chain.host_marked_at:
+        updates.append(chain.host_marked_at)
     return created, (max(updates) if updates else None)
 
 
@@ -222,7 +305,8 @@ def api_booking(chain: Chain, index: int) -> dict[str, Any]:
                    "timeZone": "Europe/Berlin"}],
         "attendees": [{"name": chain.booker_name, "email": chain.booker_email,
                        "timeZone": "Europe/London", "language": "en", "absent": absent}],
-        "guests": [], "location": chain_location(chain), "absentHost": False,
+        "guests": [], "location": chain_location(chain),
+        "absentHost": chain.host_marked_at is not None and current,
         "metadata": ({"leadId": chain.metadata_lead_id}
                      if chain.uses_metadata and chain.metadata_lead_id else {}),
         "createdAt": _iso_ms(created), "updatedAt": _iso_ms(updated) if updated else None,
@@ -231,11 +315,45 @@ def api_booking(chain: Chain, index: int) -> dict[str, Any]:
         booking["rescheduledFromUid"] = chain.uids[index - 1]
     if not current:
         booking["rescheduledToUid"] = chain.uids[index + 1]
+    if chain.series is not None:
+        booking["recurringBookingUid"] = chain.series.uid
     if current and chain.state == "cancelled":
         if chain.cancellation_reason:
             booking["cancellationReason"] = chain.cancellation_reason
         booking["cancelledByEmail"] = chain.cancelled_by
     return booking
+
+
+def session_api_booking(session: Session) -> dict[str, Any]:
+    """A seated booking as Cal.com's API v2 lists it: the attendees still booked, each
+    with their seat's uid and the metadata their seat was booked with (an attendee whose
+    seat was cancelled is deleted: cancelAttendeeSeat.ts)."""
+    first = min(session.seats, key=lambda seat: seat.booked_at)
+    host = chain_host(first)
+    attendees = []
+    for seat in sorted(session.seats, key=lambda seat: seat.booked_at):
+        if seat.left_at is not None:
+            continue
+        marks = sorted((e for e in seat.events if e.trigger == "BOOKING_NO_SHOW_UPDATED"),
+                       key=lambda e: e.sent_at)
+        absent = bool(marks and marks[-1].body["payload"]["attendees"][0]["noShow"])
+        attendees.append({
+            "name": seat.booker_name, "email": seat.booker_email, "timeZone": "Europe/London",
+            "language": "en", "absent": absent, "seatUid": seat.seat_ref,
+            "metadata": ({"leadId": seat.metadata_lead_id}
+                         if seat.uses_metadata and seat.metadata_lead_id else {})})
+    return {
+        "id": int(hashlib.sha256(session.uid.encode()).hexdigest()[:7], 16),
+        "uid": session.uid, "title": EVENT_TYPES[SEATED][1], "description": "",
+        "status": "accepted", "start": _iso_ms(session.start), "end": _iso_ms(session.end),
+        "duration": 60, "eventTypeId": EVENT_TYPES[SEATED][0],
+        "eventType": {"id": EVENT_TYPES[SEATED][0], "slug": SEATED},
+        "hosts": [{"id": host[0], "name": host[1], "email": host[2],
+                   "username": host[2].split("@")[0], "timeZone": "Europe/Berlin"}],
+        "attendees": attendees, "guests": [], "location": "integrations:zoom",
+        "absentHost": False, "metadata": {},
+        "createdAt": _iso_ms(session.created_at), "updatedAt": None,
+    }
 
 
 # ====================================================================== generation
@@ -244,6 +362,9 @@ def api_booking(chain: Chain, index: int) -> dict[str, Any]:
 class _Gen:
     def __init__(self, seed: int, as_of: datetime, leads: int, weeks: int):
         self.rng = random.Random(seed)
+        # the draws for seats, series, payments and newer Cal.com's hints: a stream of
+        # their own, so the older shapes of a seed stay as they were
+        self.shapes = random.Random(seed * 15485863 + 29)
         self.seed = seed
         self.as_of = as_of
         self.n_leads = leads
@@ -252,9 +373,9 @@ class _Gen:
         self.booking_id = 1000
         self.lossy = 0.0
 
-    def uid(self) -> str:
+    def uid(self, rng: random.Random | None = None) -> str:
         self.uid_counter += 1
-        tail = "".join(self.rng.choices(string.ascii_letters + string.digits, k=14))
+        tail = "".join((rng or self.rng).choices(string.ascii_letters + string.digits, k=14))
         return f"{self.seed:03d}{self.uid_counter:05d}{tail}"
 
     def fmt(self, ts: datetime) -> str:
@@ -278,8 +399,7 @@ class _Gen:
             "organizer": {"id": chain_host(chain)[0], "name": chain_host(chain)[1],
                           "email": chain_host(chain)[2],
                           "timeZone": "Europe/Berlin"},
-            "attendees": [{"name": chain.booker_name, "email": chain.booker_email,
-                           "timeZone": "Europe/London", "language": {"locale": "en"}}],
+            "attendees": [attendee(chain)],
             "uid": uid, "bookingId": self.booking_id, "status": status,
             "location": chain_location(chain), "eventTypeId": EVENT_TYPES[chain.event_type][0],
             "eventTitle": EVENT_TYPES[chain.event_type][1],
@@ -289,6 +409,12 @@ class _Gen:
         }
         if reschedule_uid:
             payload["rescheduleUid"] = reschedule_uid
+        if chain.paid:
+            payload.update(price=PRICE, currency="usd")
+        if chain.session is not None:
+            payload.update(seatsPerTimeSlot=SEATS_PER_SLOT, seatsShowAttendees=False)
+        if chain.series is not None:
+            payload["recurringEvent"] = dict(RECURRENCE)
         payload.update(extra)
         return payload
 
@@ -298,6 +424,10 @@ class _Gen:
         sent_at = sent_at.replace(microsecond=0)  # Cal.com sends whole milliseconds at most
         if sent_at > self.as_of:
             return False
+        if chain.sends_root and uid != chain.root_uid and trigger in (
+                "BOOKING_CREATED", "BOOKING_RESCHEDULED", "BOOKING_CANCELLED") + MEETING:
+            # newer Cal.com names the chain's first booking
+            payload = {**payload, "rootBookingUid": chain.root_uid}
         if flat:
             body = {"triggerEvent": trigger, **payload}
         else:
@@ -352,6 +482,11 @@ class _Gen:
             uses_metadata=uses_metadata, metadata_lead_id=metadata_lead,
             requires_confirmation=rng.random() < 0.15, booked_at=booked_at)
         chain.uids.append(chain.root_uid)
+        # the strategy session is paid on some accounts; half the accounts run a Cal.com
+        # new enough to send rootBookingUid
+        chain.paid = (chain.event_type == "strategy-session" and not chain.requires_confirmation
+                      and self.shapes.random() < 0.35)
+        chain.sends_root = self.shapes.random() < 0.5
         lead_days = rng.choices([0, 1, 2, 3, 5, 7, 10, 14, 18],
                                 [8, 14, 12, 12, 14, 12, 10, 10, 8])[0]
         chain.start = self.slot(booked_at, lead_days)
@@ -361,12 +496,13 @@ class _Gen:
         self.simulate(chain)
         return chain
 
-    def slot(self, after: datetime, lead_days: int) -> datetime:
+    def slot(self, after: datetime, lead_days: int, rng: random.Random | None = None) -> datetime:
+        rng = rng or self.rng
         day = after + timedelta(days=lead_days)
-        hour = self.rng.randint(8, 17)
-        slot = day.replace(hour=hour, minute=self.rng.choice([0, 30]), second=0, microsecond=0)
+        hour = rng.randint(8, 17)
+        slot = day.replace(hour=hour, minute=rng.choice([0, 30]), second=0, microsecond=0)
         if slot <= after + timedelta(minutes=30):
-            slot = after + timedelta(hours=self.rng.uniform(1, 5))
+            slot = after + timedelta(hours=rng.uniform(1, 5))
             slot = slot.replace(second=0, microsecond=0)
         return slot
 
@@ -387,14 +523,34 @@ class _Gen:
                                                   rejectionReason="Outside service area"), uid)
                     chain.state = "rejected"
                     return
+                # the confirmation's BOOKING_CREATED is built from the booking row,
+                # without the request's metadata (handleConfirmation.ts); the draw
+                # stays so that the seed's other draws do not move
+                rng.random()
                 self.add(chain, "BOOKING_CREATED", decide,
-                         self.booking_payload(chain, uid, "ACCEPTED",
-                                              metadata=rng.random() < 0.5), uid)
+                         self.booking_payload(chain, uid, "ACCEPTED", metadata=False), uid)
                 chain.state = "accepted"
                 t = decide
             else:
                 chain.state = "pending"
                 return
+        elif chain.paid:
+            # the booking waits for payment: BOOKING_PAYMENT_INITIATED carries the
+            # request's metadata; once paid, BOOKING_CREATED (without it,
+            # handleConfirmation.ts) and BOOKING_PAID; never paid: it stays pending
+            self.add(chain, "BOOKING_PAYMENT_INITIATED", t,
+                     self.booking_payload(chain, uid, "ACCEPTED", metadata=True,
+                                          paymentId=self.booking_id), uid)
+            paid_at = t + timedelta(minutes=self.shapes.uniform(1, 180))
+            if self.shapes.random() < 0.12 or paid_at > self.as_of or paid_at >= chain.start:
+                chain.state = "pending"
+                return
+            self.add(chain, "BOOKING_CREATED", paid_at,
+                     self.booking_payload(chain, uid, "ACCEPTED", metadata=False), uid)
+            self.add(chain, "BOOKING_PAID", paid_at + timedelta(seconds=2),
+                     self.booking_payload(chain, uid, "ACCEPTED", metadata=False, paid=True,
+                                          paymentId=self.booking_id), uid)
+            t = paid_at
         else:
             self.add(chain, "BOOKING_CREATED", t,
                      self.booking_payload(chain, uid, "ACCEPTED", metadata=True), uid)
@@ -447,6 +603,24 @@ class _Gen:
                 return
         self.after_slot(chain, uid)
 
+    def video_no_show(self, chain: Chain, uid: str, *, host: bool) -> dict[str, Any]:
+        """Cal Video's no-show report, ten minutes into the meeting: the booking's
+        attendees as stored (their noShow not yet set), the call's participants, and for
+        a host the host's email (triggerNoShow/common.ts)."""
+        data: dict[str, Any] = {
+            "title": f"{EVENT_TYPES[chain.event_type][1]} with {chain.booker_name}",
+            "bookingId": 1, "bookingUid": uid, "startTime": self.fmt(chain.start),
+            "endTime": self.fmt(chain.end), "participants": [],
+            "attendees": [{"email": chain.booker_email.strip().lower(),
+                           "name": chain.booker_name, "noShow": False}],
+            "eventType": {"id": EVENT_TYPES[chain.event_type][0], "slug": chain.event_type}}
+        if host:
+            data["hostEmail"] = chain_host(chain)[2]
+            data["message"] = f"Host with email {data['hostEmail']} didn't join the call"
+        else:
+            data["message"] = "Guest didn't join the call"
+        return data
+
     def after_slot(self, chain: Chain, uid: str) -> None:
         rng = self.rng
         if chain.end > self.as_of:
@@ -464,9 +638,14 @@ class _Gen:
         if chain.attendance == "host_no_show":
             if rng.random() < 0.7 and self.add(
                     chain, "AFTER_HOSTS_CAL_VIDEO_NO_SHOW", chain.start + timedelta(minutes=10),
-                    {"bookingUid": uid, "bookingId": 1, "message": "Host did not join",
-                     "attendees": [{"email": chain_host(chain)[2], "noShow": True}]}, uid):
+                    self.video_no_show(chain, uid, host=True), uid):
                 chain.evidence = "cal_video"
+            elif self.shapes.random() < 0.5:
+                # the host marks themselves absent by hand: Cal.com sends no webhook for
+                # it (handleMarkNoShow.ts); only the API's absentHost shows it
+                marked = chain.end + timedelta(minutes=self.shapes.uniform(5, 300))
+                if marked <= self.as_of:
+                    chain.host_marked_at = marked.replace(microsecond=0)
         elif chain.attendance == "no_show":
             r = rng.random()
             if r < 0.55:
@@ -478,8 +657,7 @@ class _Gen:
             elif r < 0.75:
                 if self.add(chain, "AFTER_GUESTS_CAL_VIDEO_NO_SHOW",
                             chain.start + timedelta(minutes=10),
-                            {"bookingUid": uid, "bookingId": 1, "message": "Guests did not join",
-                             "attendees": [{"email": email, "noShow": True}]}, uid):
+                            self.video_no_show(chain, uid, host=False), uid):
                     chain.evidence = "cal_video"
         elif rng.random() < 0.06:
             # marked as no-show by mistake, then un-marked: no evidence either way
@@ -502,6 +680,165 @@ class _Gen:
             flat["createdAt"] = self.fmt(chain.booked_at)
             flat["attendees"] = [dict(flat["attendees"][0], noShow=False)]
             self.add(chain, "MEETING_ENDED", chain.booked_at, flat, uid, flat=True)
+
+    # ------------------------------------------------------------ seats
+
+    def make_seats(self, leads: list[Lead]) -> tuple[list[Chain], list[Session]]:
+        """Some leads book a seat on a group workshop. Each seat is its attendee's
+        booking on the session's Cal.com uid; the first seat of a session stays (so a
+        session never empties), the others may cancel theirs; after the slot the host
+        marks some absent attendees."""
+        r = self.shapes
+        sessions: list[Session] = []
+        seats: list[Chain] = []
+        for lead in leads:
+            if not lead.eligible or r.random() >= 0.07:
+                continue
+            booked = (lead.created_at + timedelta(hours=r.expovariate(1 / 30))).replace(
+                microsecond=0)
+            if booked > self.as_of - timedelta(minutes=20):
+                continue
+            email = lead.email.strip().lower()
+            open_sessions = [s for s in sessions
+                             if booked + timedelta(hours=2) < s.start <= booked + timedelta(days=10)
+                             and len(s.seats) < SEATS_PER_SLOT
+                             and all(seat.booker_email.strip().lower() != email
+                                     for seat in s.seats)]
+            if open_sessions:
+                session = open_sessions[0]
+            else:
+                start = self.slot(booked, r.choice([2, 3, 5, 7]), rng=r)
+                session = Session(self.uid(r), start, start + timedelta(hours=1))
+                sessions.append(session)
+            uses_metadata = r.random() < 0.8
+            sent_email = lead.email if r.random() < 0.8 else lead.email.title()
+            seat = Chain(
+                root_uid=seat_uid(session.uid, email), owner=lead, booker_email=sent_email,
+                booker_name=lead.name, event_type=SEATED, uses_metadata=uses_metadata,
+                metadata_lead_id=lead.lead_id if uses_metadata else None,
+                requires_confirmation=False, booked_at=booked, start=session.start,
+                end=session.end, session=session,
+                seat_ref="".join(r.choices(string.ascii_lowercase + string.digits, k=22)))
+            seat.uids.append(seat.root_uid)
+            session.seats.append(seat)
+            seats.append(seat)
+        for session in sessions:
+            ordered = sorted(session.seats, key=lambda seat: seat.booked_at)
+            for seat in ordered[1:]:
+                if r.random() < 0.15:
+                    left = seat.booked_at + (session.start - seat.booked_at) * r.uniform(0.1, 0.9)
+                    if left <= self.as_of:
+                        seat.left_at = left.replace(microsecond=0)
+                        seat.state = "cancelled"
+                        seat.cancellation_reason = r.choice(CANCEL_REASONS)
+                        seat.cancelled_by = seat.booker_email.strip().lower()
+            self.seat_events(session, ordered)
+        return seats, sessions
+
+    def seat_events(self, session: Session, ordered: list[Chain]) -> None:
+        """The bodies Cal.com sends for a session, in time order. A new seat's
+        BOOKING_CREATED lists the attendees already booked and then the new one, with
+        the new seat's ``attendeeSeatId`` and the new booker's metadata (createNewSeat.ts,
+        handleSeats.ts); a seat's cancellation lists only the leaving attendee
+        (cancelAttendeeSeat.ts); a no-show mark lists the marked attendee."""
+        r = self.shapes
+        for seat in ordered:
+            present = [other for other in ordered if other.booked_at < seat.booked_at
+                       and (other.left_at is None or other.left_at > seat.booked_at)]
+            listed = [dict(attendee(other), bookingSeat={"referenceUid": other.seat_ref})
+                      for other in present] + [attendee(seat)]
+            payload = self.booking_payload(seat, session.uid, "ACCEPTED", metadata=True,
+                                           attendees=listed, attendeeSeatId=seat.seat_ref)
+            event = Event("BOOKING_CREATED", seat.booked_at,
+                          {"triggerEvent": "BOOKING_CREATED", "createdAt": self.fmt(seat.booked_at),
+                           "payload": payload}, session.uid, for_seat=seat.root_uid)
+            for other in [*present, seat]:
+                other.events.append(event)  # one body: a statement about each it lists
+            if seat.left_at is not None:
+                extra: dict[str, Any] = {"cancelledBy": seat.cancelled_by}
+                if seat.cancellation_reason:
+                    extra["cancellationReason"] = seat.cancellation_reason
+                self.add(seat, "BOOKING_CANCELLED", seat.left_at,
+                         self.booking_payload(seat, session.uid, "CANCELLED", metadata=False,
+                                              **extra), session.uid)
+            elif session.end <= self.as_of:
+                seat.attendance = "no_show" if r.random() < 0.15 else "attended"
+                if seat.attendance == "no_show" and r.random() < 0.6:
+                    marked = session.end + timedelta(minutes=r.uniform(5, 600))
+                    if self.add(seat, "BOOKING_NO_SHOW_UPDATED", marked,
+                                {"message": "x_marked_as_no_show", "bookingUid": session.uid,
+                                 "bookingId": 1, "attendees": [
+                                     {"email": seat.booker_email.strip().lower(),
+                                      "noShow": True}]}, session.uid):
+                        seat.evidence = "calcom"
+
+    # ------------------------------------------------------------ recurring series
+
+    def make_series(self, leads: list[Lead]) -> list[Chain]:
+        """Some leads book a weekly coaching series: one booking per occurrence, each
+        sent as its own BOOKING_CREATED within seconds (handleNewRecurringBooking.ts).
+        "Cancel all remaining" sends one BOOKING_CANCELLED, for the occurrence acted on,
+        and cancels the later ones without a webhook (handleCancelBooking.ts)."""
+        r = self.shapes
+        occurrences: list[Chain] = []
+        for lead in leads:
+            if not lead.eligible or r.random() >= 0.02:
+                continue
+            booked = (lead.created_at + timedelta(hours=r.expovariate(1 / 40))).replace(
+                microsecond=0)
+            if booked > self.as_of - timedelta(minutes=20):
+                continue
+            series = Series("".join(r.choices(string.ascii_lowercase + string.digits, k=24)))
+            uses_metadata = r.random() < 0.8
+            first = self.slot(booked, r.choice([1, 2, 3, 5]), rng=r)
+            sends_root = r.random() < 0.5
+            for index in range(RECURRENCE["count"]):
+                chain = Chain(
+                    root_uid=self.uid(r), owner=lead, booker_email=lead.email,
+                    booker_name=lead.name, event_type=RECURRING, uses_metadata=uses_metadata,
+                    metadata_lead_id=lead.lead_id if uses_metadata else None,
+                    requires_confirmation=False,
+                    booked_at=booked + timedelta(seconds=2 * index),
+                    start=first + timedelta(days=7 * index), series=series,
+                    sends_root=sends_root)
+                chain.end = chain.start + timedelta(minutes=45)
+                chain.uids.append(chain.root_uid)
+                series.occurrences.append(chain)
+                self.add(chain, "BOOKING_CREATED", chain.booked_at,
+                         self.booking_payload(chain, chain.root_uid, "ACCEPTED", metadata=True),
+                         chain.root_uid)
+            last = series.occurrences[-1]
+            if r.random() < 0.35:
+                at = (booked + (last.start - booked) * r.uniform(0.2, 0.9)).replace(microsecond=0)
+                remaining = [c for c in series.occurrences if c.start >= at]
+                if at <= self.as_of and remaining:
+                    series.cancelled_at = at
+                    acted_on, rest = remaining[0], remaining[1:]
+                    reason = r.choice(CANCEL_REASONS)
+                    extra: dict[str, Any] = {"cancelledBy": lead.email}
+                    if reason:
+                        extra["cancellationReason"] = reason
+                    self.add(acted_on, "BOOKING_CANCELLED", at,
+                             self.booking_payload(acted_on, acted_on.root_uid, "CANCELLED",
+                                                  metadata=False, **extra), acted_on.root_uid)
+                    for chain in remaining:
+                        chain.state, chain.cancellation_reason = "cancelled", reason
+                        chain.cancelled_by = lead.email
+                    for chain in rest:
+                        chain.silently_cancelled_at = at
+            for chain in series.occurrences:
+                if chain.state == "accepted" and chain.end <= self.as_of:
+                    chain.attendance = "no_show" if r.random() < 0.15 else "attended"
+                    if chain.attendance == "no_show" and r.random() < 0.55:
+                        marked = chain.end + timedelta(minutes=r.uniform(5, 600))
+                        if self.add(chain, "BOOKING_NO_SHOW_UPDATED", marked,
+                                    {"message": "x_marked_as_no_show",
+                                     "bookingUid": chain.root_uid, "bookingId": 1,
+                                     "attendees": [{"email": lead.email, "noShow": True}]},
+                                    chain.root_uid):
+                            chain.evidence = "calcom"
+            occurrences.extend(series.occurrences)
+        return occurrences
 
     # ------------------------------------------------------------ CRM side
 
@@ -623,14 +960,39 @@ class _Gen:
                 for e in chain.events:
                     if e.uid == chain.root_uid and e.trigger in CREATION:
                         e.delivered = False
+        # seats and series (their own random stream), and their missed webhooks
+        seat_chains, sessions = self.make_seats(leads)
+        extra = seat_chains + self.make_series(leads)
+        shapes = self.shapes
+        for chain in extra:
+            if chain.session is not None and shapes.random() < 0.04 and any(
+                    e.delivered for other in chain.session.seats if other is not chain
+                    for e in other.events if e.for_seat == other.root_uid):
+                # (another seat's creation still says the event type is seated: from
+                # a no-show mark alone, nobody can tell a seat from a booking)
+                for e in chain.events:
+                    if e.for_seat == chain.root_uid:
+                        e.delivered = False  # the seat's creation (a statement of others too)
+            elif chain.series is not None and shapes.random() < 0.035:
+                chain.drop_all = True
+                for e in chain.events:
+                    e.delivered = False
+        # a lost middle reschedule: a chain stays whole when newer Cal.com names its root
+        for chain in chains:
+            if chain.sends_root and len(chain.uids) >= 3 and not chain.drop_all \
+                    and shapes.random() < 0.5:
+                for e in chain.events:
+                    if e.uid in chain.uids[1:-1] and e.trigger in CREATION:
+                        e.delivered = False
         if self.lossy:
-            self.lose_webhooks(chains)
+            self.lose_webhooks(chains + extra)
         # owner confirmations for some slots nobody recorded
         for chain in chains:
             if (chain.state == "accepted" and chain.attendance == "attended"
                     and chain.evidence is None and rng.random() < 0.25
                     and chain.end < self.as_of - timedelta(hours=30)):
                 chain.manual = ("completed", self.as_of - timedelta(hours=rng.uniform(1, 20)))
+        chains = chains + extra
         by_owner: dict[int, list[Chain]] = {}
         for chain in chains:
             if chain.owner is not None:
@@ -643,9 +1005,11 @@ class _Gen:
                          self.as_of - timedelta(days=7 * self.weeks)),
                       "payload": {"type": "Test", "title": "Test trigger event"}}, None)
         bodies = [json.dumps(ping.body).encode()]
+        sent: set[int] = set()  # a seat's creation is one body in several seats' events
         for chain in chains:
             for event in chain.events:
-                if event.delivered:
+                if event.delivered and id(event) not in sent:
+                    sent.add(id(event))
                     body = json.dumps(event.body, separators=rng.choice(
                         [(",", ":"), (", ", ": ")])).encode()
                     bodies.append(body)
@@ -653,7 +1017,7 @@ class _Gen:
                         bodies.append(body)  # delivered twice
         rng.shuffle(bodies)
         return Scenario(self.seed, self.as_of, self.snapshot_at, leads, chains, bodies, ping,
-                        lossy=self.lossy)
+                        lossy=self.lossy, sessions=sessions)
 
 
 def normalize_crm(booking_status: str, lead_status: str) -> str:
@@ -693,15 +1057,27 @@ def generate(seed: int, *, as_of: datetime, leads: int = 300, weeks: int = 8,
 
 def _webhook_state(chain: Chain, uid: str) -> str:
     """The uid's state from its delivered lifecycle webhooks alone (accepted if none)."""
-    rank = {t: i for i, t in enumerate(("BOOKING_REQUESTED", "BOOKING_CREATED",
-                                        "BOOKING_RESCHEDULED", "BOOKING_CANCELLED",
-                                        "BOOKING_REJECTED"))}
+    rank = {"BOOKING_REQUESTED": 1, "BOOKING_PAYMENT_INITIATED": 1, "BOOKING_CREATED": 2,
+            "BOOKING_PAID": 2, "BOOKING_RESCHEDULED": 3, "BOOKING_CANCELLED": 5,
+            "BOOKING_REJECTED": 6}
     events = [e for e in uid_events(chain, uid) if e.delivered and e.trigger in LIFECYCLE]
     if not events:
         return "accepted"
     latest = max(events, key=lambda e: (e.sent_at, rank[e.trigger]))
-    return {"BOOKING_REQUESTED": "pending", "BOOKING_CANCELLED": "cancelled",
+    return {"BOOKING_REQUESTED": "pending", "BOOKING_PAYMENT_INITIATED": "pending",
+            "BOOKING_CANCELLED": "cancelled",
             "BOOKING_REJECTED": "rejected"}.get(latest.trigger, "accepted")
+
+
+def _is_series_cancel(chain: Chain) -> bool:
+    """Whether the latest delivered lifecycle webhook of the chain's current uid is a
+    "cancel all remaining" (a BOOKING_CANCELLED carrying the recurrence)."""
+    events = [e for e in uid_events(chain, chain.uids[-1])
+              if e.delivered and e.trigger in LIFECYCLE]
+    if not events:
+        return False
+    latest = max(events, key=lambda e: e.sent_at)
+    return latest.trigger == "BOOKING_CANCELLED" and "recurringEvent" in latest.body["payload"]
 
 
 def _webhook_marks_no_show(chain: Chain, uid: str) -> bool:
@@ -712,13 +1088,24 @@ def _webhook_marks_no_show(chain: Chain, uid: str) -> bool:
 
 
 def _has_delivered_creation(chain: Chain, uid: str) -> bool:
-    return any(e.delivered and e.trigger in CREATION for e in uid_events(chain, uid))
+    return any(e.delivered and creates(chain, e) for e in uid_events(chain, uid))
+
+
+def _sent_lead_id(chain: Chain) -> str | None:
+    """The lead id a delivered webhook carried (a seat's: the body that created it)."""
+    for e in sorted(chain.events, key=lambda e: e.sent_at):
+        if not e.delivered or (chain.session is not None and e.for_seat != chain.root_uid):
+            continue
+        metadata = e.body.get("payload", e.body).get("metadata")
+        if isinstance(metadata, dict) and metadata.get("leadId"):
+            return metadata["leadId"]
+    return None
 
 
 def _webhook_booked_at(chain: Chain) -> datetime:
     """booked_at from delivered webhooks alone, as the SQL builds it: the first
     creation event; else per uid its first event, MEETING_* bodies last."""
-    creations = [e.sent_at for e in chain.events if e.delivered and e.trigger in CREATION]
+    creations = [e.sent_at for e in chain.events if e.delivered and creates(chain, e)]
     if creations:
         return min(creations)
     per_uid = []
@@ -743,8 +1130,12 @@ class _Oracle:
         return local - timedelta(days=local.weekday())
 
     def match(self, chain: Chain, booked_at: datetime) -> tuple[str | None, str]:
-        if chain.metadata_lead_id in self.leads_by_id:
-            return chain.metadata_lead_id, "metadata"
+        # the lead id is known from any delivered webhook that carried it, or from the
+        # API (which keeps the request's metadata, a seat's on the seat)
+        sent = (chain.metadata_lead_id if chain.uses_metadata else None) if self.synced \
+            else _sent_lead_id(chain)
+        if sent in self.leads_by_id:
+            return sent, "metadata"
         email = chain.booker_email.strip().lower()
         candidates = [lead for lead in self.sc.leads if lead.email.strip().lower() == email]
         before = [lead for lead in candidates if lead.created_at <= booked_at]
@@ -769,6 +1160,10 @@ class _Oracle:
                 # every uid is known to the API: booked_at from its createdAt, the grace
                 # clock also from its changes (updatedAt, else createdAt)
                 booked_at = min(e.sent_at for e in chain.events if e.trigger in CREATION)
+                if chain.session is not None:
+                    # the API's createdAt is the session's: a seat's own creation first
+                    own = [e.sent_at for e in chain.events if e.delivered and creates(chain, e)]
+                    booked_at = min(own) if own else chain.session.created_at
                 changes = [updated or created for created, updated in
                            (api_changed_at(chain, i) for i in range(len(chain.uids)))]
                 latest_event_at = max(webhook_times + changes)
@@ -792,6 +1187,7 @@ class _Oracle:
             if b["lead_id"]:
                 latest_by_lead[b["lead_id"]] = booking_id
         review_cut = timedelta(hours=sc.review_after_hours)
+        series_cancelled = self.series_cancels(bookings)
         for booking_id, b in bookings.items():
             chain: Chain = b["chain"]
             lead = self.leads_by_id.get(b["lead_id"]) if b["lead_id"] else None
@@ -799,10 +1195,14 @@ class _Oracle:
             current = chain.uids[-1]
             video_delivered = any(e.delivered and e.trigger.startswith("AFTER_")
                                   for e in chain.events)
+            # the state as known: the truth after a sync, else what the webhooks said
+            state = chain.state if self.synced else _webhook_state(chain, current)
             if chain.manual and chain.visible:
                 outcome, source = chain.manual[0], "manual"
-            elif chain.state in ("cancelled", "rejected", "pending"):
-                outcome, source = chain.state, "lifecycle"
+            elif state in ("cancelled", "rejected", "pending"):
+                outcome, source = state, "lifecycle"
+            elif booking_id in series_cancelled:
+                outcome, source = "pending", "series_cancel"
             elif chain.evidence == "calcom":
                 outcome = "no_show"
                 source = ("calcom" if not self.synced or _webhook_marks_no_show(chain, current)
@@ -810,6 +1210,8 @@ class _Oracle:
             elif chain.evidence == "cal_video" and video_delivered:
                 outcome = "host_no_show" if chain.attendance == "host_no_show" else "no_show"
                 source = "cal_video"
+            elif chain.host_marked_at and self.synced:
+                outcome, source = "host_no_show", "calcom_api"
             elif (lead and lead.crm_state in ("completed", "no_show")
                   and crm_changed > chain.start and latest_by_lead.get(lead.lead_id) == booking_id):
                 outcome, source = lead.crm_state, "crm"
@@ -875,6 +1277,35 @@ class _Oracle:
             "weekly": self.weekly(bookings, lead_rows),
             "feed_status": self.feed(bookings, lead_rows),
         }
+
+    def series_cancels(self, bookings) -> set[str]:
+        """Occurrences of a recurring series told cancelled by "cancel all remaining"
+        without a word of their own, as the models infer it from webhooks alone: the
+        same booker, event type and host, booked within ten minutes of the occurrence
+        whose latest word is a series cancellation; starting after it; nothing newer."""
+        if self.synced:
+            return set()  # the API's statement of each occurrence is the latest word
+        cancels = [b for b in bookings.values() if _is_series_cancel(b["chain"])]
+        found: set[str] = set()
+        for booking_id, b in bookings.items():
+            chain: Chain = b["chain"]
+            current = chain.uids[-1]
+            recurring = any(e.delivered and "recurringEvent" in e.body.get("payload", e.body)
+                            for e in uid_events(chain, current))
+            if not recurring or _webhook_state(chain, current) != "accepted":
+                continue
+            for s in cancels:
+                other: Chain = s["chain"]
+                if (other is not chain
+                        and other.booker_email.strip().lower()
+                        == chain.booker_email.strip().lower()
+                        and other.event_type == chain.event_type
+                        and chain_host(other) == chain_host(chain)
+                        and abs(s["booked_at"] - b["booked_at"]) <= timedelta(minutes=10)
+                        and chain.start >= s["latest_event_at"]
+                        and b["latest_event_at"] < s["latest_event_at"]):
+                    found.add(booking_id)
+        return found
 
     def gaps(self, bookings, lead_rows, latest_by_lead) -> set[tuple[str, str]]:
         """Each gap type on its own clock: the later of the CRM's change and the chain's

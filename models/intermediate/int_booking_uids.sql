@@ -323,8 +323,13 @@ per_uid as (
         -- the first creation statement: a CREATED / REQUESTED / RESCHEDULED webhook, or
         -- the API's createdAt (which also dates a booking whose first webhook was lost,
         -- e.g. a REQUESTED before the host's confirmation)
-        min(case when is_creation or statement_source = 'api' then creation_at end)
-            as created_event_at,
+        -- A seat: the API's createdAt is the booking's (its first seat's), so it dates
+        -- a seat only when no creation webhook of the seat arrived.
+        coalesce(
+            min(case when is_creation or (statement_source = 'api' and not is_seat)
+                then creation_at end),
+            min(case when statement_source = 'api' then creation_at end)
+        ) as created_event_at,
         min(case when statement_source = 'webhook' and not is_meeting_snapshot
             then stated_at end) as first_event_at,
         -- MEETING_* bodies carry the booking's creation time: a last resort only
@@ -365,9 +370,12 @@ uids as (
 
 ),
 
-phantom_parents as (
+phantom_namings as (
 
-    select distinct uids.parent_uid as booking_uid
+    -- uids named as a reschedule's predecessor that no statement tells of, with the
+    -- chain's first booking (rootBookingUid) the naming uid knows: a lost middle
+    -- reschedule still hangs from its chain's root
+    select uids.parent_uid as booking_uid, uids.root_uid_hint
     from uids
     where uids.parent_uid is not null
       -- a seat names its seat on the booking it replaced; only a real booking that
@@ -380,10 +388,10 @@ phantom_parents as (
       {% endif %}
 
     {% if is_incremental() %}
-    union
+    union all
 
     -- a uid of the scope without statements that a uid outside it still names
-    select kept.parent_uid
+    select kept.parent_uid, kept.root_uid_hint
     from {{ this }} as kept
     where kept.parent_uid in (select booking_uid from {{ ref('int_changed_booking_uids') }})
       -- not exists, never not in: an anti join Postgres can hash at any size
@@ -391,6 +399,37 @@ phantom_parents as (
                       where scope.booking_uid = kept.booking_uid)
       and not exists (select 1 from uids where uids.booking_uid = kept.parent_uid)
     {% endif %}
+
+),
+
+phantom_links as (
+
+    select
+        booking_uid,
+        -- the root, when a naming uid knows one other than the phantom itself
+        min(root_uid_hint) filter (where root_uid_hint <> booking_uid) as parent_uid
+    from phantom_namings
+    group by booking_uid
+
+),
+
+phantom_parents as (
+
+    select * from phantom_links
+
+    union all
+
+    -- the root a phantom hangs from, when nothing told of it either (its creation and
+    -- the middle reschedule were both lost): a phantom too, so the chain keeps its id
+    select distinct phantom_links.parent_uid, cast(null as text)
+    from phantom_links
+    where phantom_links.parent_uid is not null
+      and not exists (select 1 from uids where uids.booking_uid = phantom_links.parent_uid)
+      and not exists (select 1 from phantom_links as named
+                      where named.booking_uid = phantom_links.parent_uid)
+      {% if is_incremental() %}
+      and phantom_links.parent_uid in (select booking_uid from {{ ref('int_changed_booking_uids') }})
+      {% endif %}
 
 ),
 
@@ -433,7 +472,7 @@ all_uids as (
         cast(null as timestamptz) as meeting_snapshot_created_at,
         cast(null as timestamptz) as latest_calcom_event_at,
         0 as statement_count,
-        cast(null as text) as parent_uid
+        phantom_parents.parent_uid
 
     from phantom_parents
 
@@ -444,6 +483,8 @@ final as (
     select
         booking_uid,
         parent_uid,
+        -- the chain's first booking as this uid's statements name it (rootBookingUid)
+        root_uid_hint,
         calcom_uid,
         seat_email,
         is_seat,
