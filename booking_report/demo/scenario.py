@@ -1131,9 +1131,12 @@ class _Oracle:
 
     def match(self, chain: Chain, booked_at: datetime) -> tuple[str | None, str]:
         # the lead id is known from any delivered webhook that carried it, or from the
-        # API (which keeps the request's metadata, a seat's on the seat)
-        sent = (chain.metadata_lead_id if chain.uses_metadata else None) if self.synced \
-            else _sent_lead_id(chain)
+        # API (which keeps the request's metadata, a seat's on the seat; a seat its
+        # attendee cancelled is deleted with its metadata: only a webhook tells it)
+        if self.synced and chain.left_at is None:
+            sent = chain.metadata_lead_id if chain.uses_metadata else None
+        else:
+            sent = _sent_lead_id(chain)
         if sent in self.leads_by_id:
             return sent, "metadata"
         email = chain.booker_email.strip().lower()
@@ -1150,7 +1153,8 @@ class _Oracle:
         as_of = sc.as_of
         bookings: dict[str, dict[str, Any]] = {}
         for chain in sc.chains:
-            if not (self.synced or chain.visible):
+            # a seat its attendee cancelled is gone from the API: only webhooks tell it
+            if not (chain.visible or (self.synced and chain.left_at is None)):
                 continue
             delivered = [e for e in chain.events if e.delivered]
             webhook_times = [e.sent_at for e in delivered if e.trigger not in MEETING]

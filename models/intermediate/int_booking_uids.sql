@@ -478,6 +478,23 @@ all_uids as (
 
 ),
 
+session_slots as (
+
+    -- a seat none of whose statements gives the slot (its one delivered word a no-show
+    -- mark) meets when its booking meets: the latest slot any statement of the booking
+    -- gives, a statement of its state first
+    select distinct on (booking_uid)
+        booking_uid as session_uid,
+        start_at as session_start_at,
+        end_at as session_end_at
+    from statements
+    where start_at is not null
+      and booking_uid in (select booking_uid from seated_uids)
+    order by booking_uid, (lifecycle_state is not null or statement_source = 'api') desc,
+             stated_at desc, source_rank desc, trigger_rank desc, body_sha256 desc
+
+),
+
 final as (
 
     select
@@ -499,8 +516,8 @@ final as (
         coalesce(webhook_uid_state, 'accepted') as webhook_uid_state,
         has_api_snapshot and not has_creation_event as is_revealed_by_api,
         latest_lifecycle_trigger,
-        start_at,
-        end_at,
+        coalesce(start_at, session_start_at) as start_at,
+        case when start_at is null then session_end_at else end_at end as end_at,
         slot_event_id,
         booker_email,
         booker_name,
@@ -523,6 +540,8 @@ final as (
         latest_calcom_event_at
 
     from all_uids
+    left join session_slots
+        on all_uids.is_seat and session_slots.session_uid = all_uids.calcom_uid
 
 )
 

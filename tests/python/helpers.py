@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -65,6 +66,34 @@ def cli(dsn: str | None, *args: str, timeout: float = 300, **env_extra: str
     return subprocess.run([sys.executable, "-m", "booking_report.cli", *args], env=env,
                           capture_output=True, text=True, cwd=REPO, timeout=timeout,
                           stdin=subprocess.DEVNULL)
+
+
+# Runs a command and writes its peak resident memory (KiB) to a file. A fresh, small
+# process: Linux carries the peak of the process a child was forked or vforked from
+# into the child's own figure at exec, so the test process (hundreds of MB) must not be
+# the measured command's parent.
+_PEAK_LAUNCHER = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as fh:
+    fh.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def cli_with_peak(dsn: str, *args: str, timeout: float = 300
+                  ) -> tuple[subprocess.CompletedProcess, int]:
+    """`cli`, and the peak resident memory (KiB) of the command's own process."""
+    env = dict(os.environ, DATABASE_URL=dsn)
+    env.pop("BOOKING_REPORT_DATABASE", None)
+    with tempfile.TemporaryDirectory() as tmp:
+        peak_file = Path(tmp) / "peak"
+        res = subprocess.run([sys.executable, "-c", _PEAK_LAUNCHER, str(peak_file),
+                              sys.executable, "-m", "booking_report.cli", *args],
+                             env=env, capture_output=True, text=True, cwd=REPO,
+                             timeout=timeout, stdin=subprocess.DEVNULL)
+        return res, int(peak_file.read_text())
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 15) -> bool:

@@ -4,6 +4,7 @@ server."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -131,7 +132,14 @@ def test_slow_and_idle_clients_do_not_starve_deliveries(raw_db, tmp_path):
     proc, url = start_serve(raw_db, tmp_path)
     port = int(url.rsplit(":", 1)[1])
     try:
-        with SlowClients(port, idle=60, slow_body=60, slow_headers=30):
+        # 150 slow sockets, 30 from each of five addresses: each address stays under the
+        # per-client cap (that cap has its own test in test_hostile.py), so every one of
+        # them holds a socket while the genuine deliveries arrive
+        with contextlib.ExitStack() as stack:
+            groups = [stack.enter_context(SlowClients(port, source=f"127.0.0.{i + 2}", **kind))
+                      for i, kind in enumerate([{"idle": 30}, {"idle": 30}, {"slow_body": 30},
+                                                {"slow_body": 30}, {"slow_headers": 30}])]
+            assert [group.refused for group in groups] == [0] * 5
             time.sleep(1.5)  # every slow client is connected and trickling
             for trigger in ("BOOKING_CREATED", "BOOKING_CANCELLED", "BOOKING_RESCHEDULED"):
                 started = time.monotonic()
@@ -139,6 +147,7 @@ def test_slow_and_idle_clients_do_not_starve_deliveries(raw_db, tmp_path):
                 waited = time.monotonic() - started
                 assert answer.status == 200, answer.body
                 assert waited < 1.0, f"a normal delivery waited {waited:.2f} s"
+            assert sum(group.still_open() for group in groups) > 0  # still held
     finally:
         stop_serve(proc)
     assert count_events(raw_db) == 3

@@ -44,7 +44,7 @@ def same(mart_value, mf_text: str, metric: str) -> bool:
 
 def mf_rows(dsn, metrics, group_by, path, **kwargs):
     result = semantic.query(dsn, metrics, group_by, csv=path, **kwargs)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     with open(path, newline="") as fh:
         return list(csv.DictReader(fh))
 
