@@ -13,7 +13,7 @@ from urllib.parse import quote
 from flask import Blueprint, abort, current_app, jsonify, redirect, request
 
 from ingest.durable import DatabaseUnavailable
-from webauth import check_csrf, current_user, login_required
+from webauth import check_csrf, current_user, item_anchor, login_required
 
 log = logging.getLogger("booking_report.ingest.review")
 
@@ -60,5 +60,6 @@ def confirm_outcome():
     back = request.form.get("return_to") or "/report"
     if not back.startswith("/") or back.startswith("//"):
         back = "/report"
+    # back to where the row was: it now says what was saved, with Undo beside it
     return redirect(back + ("&" if "?" in back else "?") + "confirmed=" + quote(booking_id)
-                    + "#review", code=303)
+                    + "#" + item_anchor(booking_id), code=303)

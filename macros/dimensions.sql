@@ -22,3 +22,16 @@
         else 'other'
     end
 {%- endmacro %}
+
+{#- A booking or meeting state in the owner's words (never a status code on the page). -#}
+{% macro plain_state(state) -%}
+    case {{ state }}
+        when 'needs_review' then 'no outcome yet'
+        when 'awaiting_outcome' then 'awaiting an outcome'
+        when 'no_show' then 'no-show'
+        when 'host_no_show' then 'host no-show'
+        when 'pending' then 'awaiting confirmation'
+        when 'none' then 'no booking'
+        else coalesce(replace({{ state }}, '_', ' '), 'nothing')
+    end
+{%- endmacro %}

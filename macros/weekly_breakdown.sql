@@ -99,6 +99,8 @@ grid as (
         coalesce(meeting_metrics.upcoming_meetings, 0) as upcoming_meetings,
         coalesce(meeting_metrics.completed_meetings, 0) as completed_meetings,
         coalesce(meeting_metrics.no_shows, 0) as no_shows,
+        coalesce(meeting_metrics.completed_meetings, 0) + coalesce(meeting_metrics.no_shows, 0)
+            as resolved_meetings,
         coalesce(meeting_metrics.host_no_shows, 0) as host_no_shows,
         coalesce(meeting_metrics.awaiting_outcome, 0) as awaiting_outcome,
         coalesce(meeting_metrics.needs_review, 0) as needs_review
@@ -120,7 +122,7 @@ rates as (
         *,
         {{ safe_rate('rescheduled_bookings', 'bookings_made') }} as reschedule_rate,
         {{ safe_rate('cancelled_bookings', 'bookings_made') }} as cancellation_rate,
-        {{ safe_rate('no_shows', 'completed_meetings + no_shows') }} as no_show_rate
+        {{ safe_rate('no_shows', 'resolved_meetings') }} as no_show_rate
 
     from grid
 
@@ -132,10 +134,25 @@ with_prior as (
         *,
         lag(reschedule_rate) over by_value as prev_reschedule_rate,
         lag(cancellation_rate) over by_value as prev_cancellation_rate,
-        lag(no_show_rate) over by_value as prev_no_show_rate
+        lag(no_show_rate) over by_value as prev_no_show_rate,
+        {%- for count in rate_counts(with_leads=false) %}
+        lag({{ count }}) over by_value as prev_{{ count }}{{ ',' if not loop.last }}
+        {%- endfor %}
 
     from rates
     window by_value as (partition by dimension_value order by week_start)
+
+),
+
+bounds as (
+
+    select
+        *,
+        {{ rate_bounds('reschedule_rate', 'rescheduled_bookings', 'bookings_made') }},
+        {{ rate_bounds('cancellation_rate', 'cancelled_bookings', 'bookings_made') }},
+        {{ rate_bounds('no_show_rate', 'no_shows', 'resolved_meetings') }}
+
+    from with_prior
 
 ),
 
@@ -148,24 +165,25 @@ final as (
         cast(bookings_made as integer) as bookings_made,
         cast(rescheduled_bookings as integer) as rescheduled_bookings,
         cast(reschedule_rate as numeric) as reschedule_rate,
-        cast(prev_reschedule_rate as numeric) as prev_reschedule_rate,
-        cast(trim_scale(reschedule_rate - prev_reschedule_rate) as numeric) as delta_reschedule_rate,
+        {{ rate_change('reschedule_rate', 'rescheduled_bookings', 'bookings_made') }},
         cast(cancelled_bookings as integer) as cancelled_bookings,
         cast(cancellation_rate as numeric) as cancellation_rate,
-        cast(prev_cancellation_rate as numeric) as prev_cancellation_rate,
-        cast(trim_scale(cancellation_rate - prev_cancellation_rate) as numeric) as delta_cancellation_rate,
+        {{ rate_change('cancellation_rate', 'cancelled_bookings', 'bookings_made') }},
         cast(meetings_scheduled as integer) as meetings_scheduled,
         cast(upcoming_meetings as integer) as upcoming_meetings,
         cast(completed_meetings as integer) as completed_meetings,
         cast(no_shows as integer) as no_shows,
+        cast(resolved_meetings as integer) as resolved_meetings,
         cast(host_no_shows as integer) as host_no_shows,
         cast(awaiting_outcome as integer) as awaiting_outcome,
         cast(needs_review as integer) as needs_review,
         cast(no_show_rate as numeric) as no_show_rate,
-        cast(prev_no_show_rate as numeric) as prev_no_show_rate,
-        cast(trim_scale(no_show_rate - prev_no_show_rate) as numeric) as delta_no_show_rate
+        {{ rate_change('no_show_rate', 'no_shows', 'resolved_meetings') }},
+        {%- for count in rate_counts(with_leads=false) %}
+        cast(prev_{{ count }} as integer) as prev_{{ count }}{{ ',' if not loop.last }}
+        {%- endfor %}
 
-    from with_prior
+    from bounds
 
 )
 

@@ -7,7 +7,10 @@ from typing import Any
 
 from report.wording import is_small_sample, percent
 
-SERIES = [("book_rate", "Book rate", "#2456c5"), ("no_show_rate", "No-show rate", "#c2410c")]
+# each series told apart without colour too: a solid line with dots, a dashed line with
+# squares (the legend says so)
+SERIES = [("book_rate", "Book rate", "#2456c5", "", "circle"),
+          ("no_show_rate", "No-show rate", "#c2410c", ' stroke-dasharray="6 3"', "square")]
 
 
 def _denominator(row: dict[str, Any], key: str) -> int:
@@ -20,7 +23,8 @@ def trend_svg(rows: list[dict[str, Any]], *, width: int = 480, height: int = 240
               hide_no_show: bool = False) -> str:
     """Two lines (book rate, no-show rate) over the weeks in ``rows``, 0–100%. The view
     box is narrow so its 13-unit labels stay readable when a phone scales it down; a
-    rate from fewer than 10 cases is drawn as a hollow point and says so."""
+    rate from fewer than 10 cases is drawn as a hollow point and says so; a book rate
+    still provisional (its leads can still book) is ringed."""
     left, right, top, bottom = 40, 12, 12, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     n = max(len(rows), 1)
@@ -49,7 +53,7 @@ def trend_svg(rows: list[dict[str, Any]], *, width: int = 480, height: int = 240
                        f'font-size="13" fill="#5b6270">{escape(label)}</text>')
     out.append(f'<text x="{left + plot_w / 2:.1f}" y="{height - 4}" text-anchor="middle" '
                'font-size="13" fill="#5b6270">week</text>')
-    for key, label, colour in SERIES:
+    for key, label, colour, dash, marker in SERIES:
         if key == "no_show_rate" and hide_no_show:
             continue
         points = [(i, None if row[key] is None else float(row[key]))
@@ -67,7 +71,7 @@ def trend_svg(rows: list[dict[str, Any]], *, width: int = 480, height: int = 240
             segments.append(segment)
         for seg in segments:
             out.append(f'<polyline class="series-{key}" fill="none" stroke="{colour}" '
-                       f'stroke-width="2.5" points="{" ".join(seg)}"/>')
+                       f'stroke-width="2.5"{dash} points="{" ".join(seg)}"/>')
         for i, value in points:
             if value is None:
                 continue
@@ -76,9 +80,20 @@ def trend_svg(rows: list[dict[str, Any]], *, width: int = 480, height: int = 240
             tip = f"{rows[i]['iso_week']}: {label.lower()} {percent(value)} (from {cases})"
             if small:
                 tip += ", small sample"
+            provisional = key == "book_rate" and bool(rows[i].get("is_book_rate_provisional"))
+            if provisional:
+                tip += ", provisional (these leads can still book)"
+                out.append(f'<circle class="provisional" cx="{x(i):.1f}" cy="{y(value):.1f}" '
+                           f'r="8" fill="none" stroke="{colour}" stroke-width="1.5"/>')
             fill = "#ffffff" if small else colour
-            out.append(f'<circle class="point-{key}{" small-sample" if small else ""}" '
-                       f'cx="{x(i):.1f}" cy="{y(value):.1f}" r="4.5" fill="{fill}" '
-                       f'stroke="{colour}" stroke-width="2"><title>{escape(tip)}</title></circle>')
+            classes = f'point-{key}{" small-sample" if small else ""}'
+            if marker == "square":
+                out.append(f'<rect class="{classes}" x="{x(i) - 4:.1f}" y="{y(value) - 4:.1f}" '
+                           f'width="8" height="8" fill="{fill}" stroke="{colour}" '
+                           f'stroke-width="2"><title>{escape(tip)}</title></rect>')
+            else:
+                out.append(f'<circle class="{classes}" cx="{x(i):.1f}" cy="{y(value):.1f}" '
+                           f'r="4.5" fill="{fill}" stroke="{colour}" stroke-width="2">'
+                           f'<title>{escape(tip)}</title></circle>')
     out.append("</svg>")
     return "\n".join(out)

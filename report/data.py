@@ -27,9 +27,13 @@ BREAKDOWNS = {"source": ("rpt_weekly_status", "lead_source", "Lead source"),
               "event_type": ("rpt_weekly_by_event_type", "event_type", "Event type")}
 GAP_TYPES = ("crm_missing_booking", "crm_stale_after_cancel", "calcom_missing_booking",
              "outcome_conflict")
-# how many of each review reason the page lists (oldest first); totals are always exact
-# (reporting_private.review_counts) and the whole queue is one download away
-REVIEW_ITEMS_SHOWN = 50
+# what needs the owner's answer (the queue on the page); the CRM-only disagreements are
+# listed apart, and a person with both is shown once, in the queue, with both reasons
+ANSWER_REASONS = ("no_outcome_evidence", "outcome_conflict", "suspicious_slot",
+                  "unattributed_booking")
+CRM_REASONS = ("crm_missing_booking", "crm_stale_after_cancel", "calcom_missing_booking")
+# the queue is paged, newest meeting first; every item of the week is reachable
+REVIEW_PAGE_SIZE = 25
 FOLLOWUPS_SHOWN = 100
 GAPS_SHOWN = 200
 # a review item's slot starts in the week that starts on the date given twice; local
@@ -65,6 +69,8 @@ class ReportData:
     breakdown: list[dict[str, Any]] = field(default_factory=list)
     trend: list[dict[str, Any]] = field(default_factory=list)
     reminder: list[dict[str, Any]] = field(default_factory=list)
+    # the reminder verdict for the chosen source (reporting.rpt_reminder_verdict)
+    verdict: dict[str, Any] | None = None
     followups: list[dict[str, Any]] = field(default_factory=list)
     review: list[dict[str, Any]] = field(default_factory=list)
     gaps: list[dict[str, Any]] = field(default_factory=list)
@@ -78,12 +84,22 @@ class ReportData:
     review_counts: dict[str, int] = field(default_factory=dict)
     followups_total: int = 0
     gaps_total: int = 0
-    # the review lists and counts are for the chosen week's slots only
-    review_week_only: bool = False
+    # the review queue: the chosen week's meetings (else every week), newest first, a
+    # page at a time; `review_open` counts what still needs an answer (read live: a
+    # confirmation leaves the queue at once, before the next refresh)
+    review_week_only: bool = True
+    review_page: int = 0
+    review_open: int = 0
+    review_listed: int = 0  # open items plus those saved since the last build (in place)
+    review_other_weeks: int = 0
 
     @property
     def review_total(self) -> int:
         return sum(self.review_counts.values())
+
+    @property
+    def review_pages(self) -> int:
+        return max(1, -(-self.review_listed // REVIEW_PAGE_SIZE))
 
     @property
     def current_week(self) -> date | None:
@@ -157,7 +173,7 @@ def _use_report_timezone(conn, reporting: sql.Identifier) -> None:
 def load_report(dsn: str, *, week: str | None = None, source: str | None = None,
                 reporting: str = "reporting", private: str | None = "reporting_private",
                 trend_weeks: int = 12, by: str | None = None,
-                review_week_only: bool = False,
+                review_week_only: bool = True, review_page: int = 0,
                 connection: Callable[..., AbstractContextManager] | None = None) -> ReportData:
     """The page's, the terminal's and the digest's data. ``connection(dsn, settings=…)``
     lends the connection (the page passes its kept ones, report/connections.py); by
@@ -201,7 +217,8 @@ def load_report(dsn: str, *, week: str | None = None, source: str | None = None,
             else:
                 chosen_week = weeks[-1] if weeks else None
             data = ReportData(chosen_week, chosen_source, feed, None, weeks, sources,
-                              breakdown_by=chosen_by, review_week_only=review_week_only)
+                              breakdown_by=chosen_by, review_week_only=review_week_only,
+                              review_page=max(0, review_page))
             if chosen_week is None:
                 return data
             data.breakdown = _rows(conn, sql.SQL(
@@ -219,6 +236,7 @@ def load_report(dsn: str, *, week: str | None = None, source: str | None = None,
             data.reminder = _rows(conn, sql.SQL(
                 "select * from {}.rpt_reminder_effect where period = 'overall'"
                 " order by band_order").format(rep))
+            data.verdict = _verdict(conn, rep, chosen_source)
             data.gaps = _rows(conn, sql.SQL(
                 "select * from {}.reconciliation_gaps order by detected_at desc nulls last,"
                 " gap_id limit %s").format(rep), (GAPS_SHOWN,))
@@ -238,19 +256,112 @@ def load_report(dsn: str, *, week: str | None = None, source: str | None = None,
                           "(or `booking-report demo` for demo data)") from None
 
 
+def _verdict(conn, rep: sql.Identifier, source: str) -> dict[str, Any] | None:
+    """The reminder verdict over all complete weeks for the source (None: marts built
+    before the verdict existed, until the next refresh)."""
+    try:
+        with conn.transaction():
+            rows = _rows(conn, sql.SQL(
+                "select * from {}.rpt_reminder_verdict where period = 'all'"
+                " and lead_source = %s").format(rep), (source,))
+    except psycopg.errors.UndefinedTable:
+        return None
+    return rows[0] if rows else {"verdict": "too few meetings", "meetings_reminded": 0,
+                                 "meetings_not_reminded": 0}
+
+
+# a booking's latest confirmation saved since the last build (read live), by its id:
+# the page sees a confirmation at once, before the refresh that applies it
+# one item per meeting: a booking the queue lists for two reasons (no outcome, and no
+# lead) is one item, under its first reason in ANSWER_REASONS' order, the other as "also"
+ONE_PER_MEETING = """
+    and not exists (select 1 from {priv}.review_queue as first
+                    where first.booking_id = queue.booking_id
+                      and array_position(%s::text[], first.reason)
+                          < array_position(%s::text[], queue.reason))"""
+
+LATEST_SAVED = """
+    select saved.manual_outcome, saved.confirmed_at
+    from {priv}.pending_confirmations as saved
+    where saved.booking_id = queue.booking_id
+      and saved.confirmation_id = (select max(latest.confirmation_id)
+                                   from {priv}.pending_confirmations as latest
+                                   where latest.booking_id = queue.booking_id)
+"""
+
+
+def _load_queue(conn, data: ReportData, priv: sql.Identifier) -> None:
+    """The queue of what needs the owner's answer: the chosen week's meetings (or every
+    week), newest first, one page; each with the person's other disagreements, and with
+    a confirmation saved since the last build (shown in place, with Undo)."""
+    week_only = data.review_week_only and data.week is not None
+    in_week = sql.SQL(" and " + SLOT_IN_WEEK.replace("start_at", "queue.start_at")
+                      if week_only else "")
+    week_bounds: tuple = (data.week, data.week) if week_only else ()
+    latest = sql.SQL(LATEST_SAVED).format(priv=priv)
+    once = sql.SQL(ONE_PER_MEETING).format(priv=priv)
+    order = (list(ANSWER_REASONS), list(ANSWER_REASONS))
+    try:
+        with conn.transaction():
+            counted = conn.execute(sql.SQL(
+                "select count(*) as listed, count(*) filter (where not exists ("
+                "   select 1 from ({latest}) as saved where saved.manual_outcome <> 'undone'"
+                " )) as open from {priv}.review_queue as queue"
+                " where queue.reason = any(%s){in_week}{once}").format(
+                    priv=priv, in_week=in_week, latest=latest, once=once),
+                (list(ANSWER_REASONS), *week_bounds, *order)).fetchone()
+            # newest meeting first, read in the order of the queue's (start_at desc,
+            # review_item_id) index
+            data.review = _rows(conn, sql.SQL(
+                "select queue.*, saved.manual_outcome as saved_outcome,"
+                "   saved.confirmed_at as saved_at,"
+                "   (select array_agg(distinct other.reason order by other.reason)"
+                "    from {priv}.review_queue as other"
+                "    where (other.lead_id = queue.lead_id and other.reason = any(%s))"
+                "       or (other.booking_id = queue.booking_id"
+                "           and other.reason <> queue.reason)"
+                "   ) as other_reasons"
+                " from {priv}.review_queue as queue"
+                " left join lateral ({latest}) as saved"
+                "   on saved.manual_outcome <> 'undone'"
+                " where queue.reason = any(%s){in_week}{once}"
+                " order by queue.start_at desc nulls last, queue.review_item_id"
+                " limit %s offset %s").format(priv=priv, latest=latest, in_week=in_week,
+                                              once=once),
+                (list(CRM_REASONS), list(ANSWER_REASONS), *week_bounds, *order,
+                 REVIEW_PAGE_SIZE, data.review_page * REVIEW_PAGE_SIZE))
+    except psycopg.errors.UndefinedTable:
+        conn.rollback()
+        counted, data.review = {"listed": 0, "open": 0}, []
+    data.review_open, data.review_listed = int(counted["open"]), int(counted["listed"])
+    if week_only:
+        data.review_other_weeks = int(conn.execute(sql.SQL(
+            "select count(*) as n from {priv}.review_queue as queue where queue.reason = any(%s)"
+            " and not (" + SLOT_IN_WEEK.replace("start_at", "queue.start_at") + ")"
+            " and queue.start_at is not null{once}").format(priv=priv, once=once),
+            (list(ANSWER_REASONS), data.week, data.week, *order)).fetchone()["n"])
+    # the disagreements with the CRM, each person once: those already in the queue's
+    # page carry them as "also"
+    queued = {item["lead_id"] for item in data.review if item.get("lead_id")}
+    newest = [item for reason in CRM_REASONS for item in _rows(conn, sql.SQL(
+        "select * from {}.review_queue where reason = %s"
+        " order by since desc, review_item_id desc limit %s").format(priv),
+        (reason, GAPS_SHOWN))]
+    newest.sort(key=lambda item: (item["since"] is not None, item["since"]), reverse=True)
+    data.named_gaps = [item for item in newest
+                       if item.get("lead_id") not in queued][:GAPS_SHOWN]
+
+
 def _load_private(conn, data: ReportData, priv: sql.Identifier, source: str) -> None:
     source_filter = sql.SQL("") if source == "all" else sql.SQL(" where lead_source = %s")
     params: tuple = () if source == "all" else (source,)
+    # in slot-time order: the latest meeting first
     data.followups = _rows(conn, sql.SQL(
-        "select * from {}.rpt_followups{} order by followup_at desc, booking_id limit %s"
-    ).format(priv, source_filter), (*params, FOLLOWUPS_SHOWN))
+        "select * from {}.rpt_followups{} order by start_at desc nulls last, booking_id"
+        " limit %s").format(priv, source_filter), (*params, FOLLOWUPS_SHOWN))
     data.followups_total = conn.execute(sql.SQL("select count(*) as n from {}.rpt_followups{}")
                                         .format(priv, source_filter), params).fetchone()["n"]
-    # the oldest items of each reason (what has waited longest comes first), and exact
-    # counts; with review_week_only, only the meetings whose slot is in the chosen week
     week_only = data.review_week_only and data.week is not None
-    slot_filter = sql.SQL(" and " + SLOT_IN_WEEK if week_only else "")
-    week_bounds: tuple = (data.week, data.week) if week_only else ()
     try:
         with conn.transaction():  # a savepoint: the fallback below runs in the same session
             counts = _rows(conn, sql.SQL(
@@ -262,23 +373,10 @@ def _load_private(conn, data: ReportData, priv: sql.Identifier, source: str) -> 
         # queue itself, slower but just as exact
         counts = _rows(conn, sql.SQL(
             "select reason, count(*) as items from {}.review_queue{} group by reason"
-        ).format(priv, sql.SQL(" where " + SLOT_IN_WEEK if week_only else "")), week_bounds)
+        ).format(priv, sql.SQL(" where " + SLOT_IN_WEEK if week_only else "")),
+            (data.week, data.week) if week_only else ())
     data.review_counts = {r["reason"]: int(r["items"]) for r in counts}
-
-    def oldest(reason: str, in_week: bool) -> list[dict[str, Any]]:
-        # one indexed read per reason: (reason, since, review_item_id)
-        return _rows(conn, sql.SQL(
-            "select * from {}.review_queue where reason = %s{}"
-            " order by since asc nulls last, review_item_id limit %s").format(
-                priv, slot_filter if in_week else sql.SQL("")),
-            (reason, *(week_bounds if in_week else ()), REVIEW_ITEMS_SHOWN))
-
-    data.review = [item for reason in sorted(data.review_counts, key=_reason_rank)
-                   for item in oldest(reason, week_only)]
-    # the gaps section is about leads, whatever the review queue's week filter says
-    data.named_gaps = ([item for item in data.review if item["reason"] in GAP_TYPES]
-                       if not week_only else
-                       [item for reason in GAP_TYPES for item in oldest(reason, False)])
+    _load_queue(conn, data, priv)
     try:
         data.host_names = {r["host_key"]: r["host_name"] for r in _rows(conn, sql.SQL(
             "select host_key, host_name from {}.hosts").format(priv))}
@@ -343,53 +441,95 @@ def review_queue_csv(dsn: str, *, reporting: str = "reporting",
 # ------------------------------------------------------------ what the page shows
 
 
+# each headline: (key, label, numerator, denominator, noun, lower is better)
+CARD_COUNTS = {
+    "book_rate": ("booked_leads", "eligible_leads", "eligible lead"),
+    "no_show_rate": ("no_shows", "resolved_meetings", "meeting with an outcome",
+                     "meetings with an outcome"),
+    "reschedule_rate": ("rescheduled_bookings", "bookings_made", "booking"),
+    "cancellation_rate": ("cancelled_bookings", "bookings_made", "booking"),
+}
+
+
 def headline_cards(data: ReportData) -> list[dict[str, Any]]:
-    """The five headline numbers, each with its denominator, last week, the change
-    (never good or bad while the week is in progress) and its notes."""
+    """The five headline numbers, each with its denominator, last week's value with its
+    own "n of N", the change, and whether the change is clear (its 95% interval,
+    computed in the marts). Only a clear change is good or bad; a week in progress is
+    never either."""
     from report import wording as w
 
-    r = data.row or {}
+    r = dict(data.row or {})
+    r.setdefault("resolved_meetings",
+                 int(r.get("completed_meetings") or 0) + int(r.get("no_shows") or 0))
     ip = data.in_progress
-    resolved = int(r.get("completed_meetings") or 0) + int(r.get("no_shows") or 0)
 
-    def card(key, label, value, basis, denominator, prior, change, lower, notes=(),
-             hidden=False, kind="rate"):
+    def card(key, label, lower, notes=(), hidden=False, kind="rate"):
+        clear = bool(r.get(f"is_{key}_change_clear"))
+        delta = r.get("delta_" + key)
+        if kind == "rate":
+            num, den, *noun = CARD_COUNTS[key]
+            value, prior = w.percent(r.get(key)), w.percent(r.get("prev_" + key))
+            basis = w.count_of(r.get(num), r.get(den), *noun)
+            prior_basis = (w.count_of(r.get("prev_" + num), r.get("prev_" + den), *noun)
+                           if r.get("prev_" + den) is not None else "")
+            denominator, change = r.get(den), w.points(delta)
+        else:
+            value, prior = w.hours(r.get(key)), w.hours(r.get("prev_" + key))
+            basis = f"over {w.plural(r.get('booked_leads'), 'booked lead')}"
+            prior_basis = (f"over {w.plural(r.get('prev_booked_leads'), 'booked lead')}"
+                           if r.get("prev_booked_leads") is not None else "")
+            denominator, change = r.get("booked_leads"), w.hours_change(delta)
         return {"key": key, "label": label, "term": w.TERMS[key], "value": value,
                 "basis": basis, "small": w.is_small_sample(denominator), "prior": prior,
-                "change": change, "tone": w.change_tone(r.get("delta_" + key), lower,
-                                                        in_progress=ip),
+                "prior_basis": prior_basis, "change": change, "clear": clear and not ip,
+                "tone": w.change_tone(delta, lower, clear=clear, in_progress=ip),
+                "change_note": w.change_note(delta, clear=clear, in_progress=ip),
                 "notes": [n for n in notes if n], "hidden": hidden, "kind": kind}
 
     unresolved = data.unresolved
-    bookings = w.plural(r.get("bookings_made"), "booking")
     fallback_note = "From Cal.com events: may be incomplete." if data.fallback else ""
+    provisional = bool(r.get("is_book_rate_provisional")) and int(r.get("eligible_leads") or 0)
     return [
-        card("book_rate", "Book rate", w.percent(r.get("book_rate")),
-             f"{r.get('booked_leads', 0):,} of "
-             f"{w.plural(r.get('eligible_leads'), 'eligible lead')}",
-             r.get("eligible_leads"), w.percent(r.get("prev_book_rate")),
-             w.points(r.get("delta_book_rate")), False,
-             ["Provisional: these leads can still book."] if r.get("is_book_rate_provisional")
-             else []),
-        card("no_show_rate", "No-show rate", w.percent(r.get("no_show_rate")),
-             f"{r.get('no_shows', 0):,} of {w.plural(resolved, 'meeting')} with an outcome",
-             resolved, w.percent(r.get("prev_no_show_rate")),
-             w.points(r.get("delta_no_show_rate")), True,
+        card("book_rate", "Book rate", False,
+             ["Provisional: these leads can still book."] if provisional else []),
+        card("no_show_rate", "No-show rate", True,
              [f"{w.plural(unresolved, 'meeting')} without an outcome yet, not counted."
               if unresolved else ""], hidden=data.fallback),
-        card("reschedule_rate", "Reschedule rate", w.percent(r.get("reschedule_rate")),
-             f"{r.get('rescheduled_bookings', 0):,} of {bookings}",
-             r.get("bookings_made"), w.percent(r.get("prev_reschedule_rate")),
-             w.points(r.get("delta_reschedule_rate")), True, [fallback_note]),
-        card("cancellation_rate", "Cancellation rate", w.percent(r.get("cancellation_rate")),
-             f"{r.get('cancelled_bookings', 0):,} of {bookings}",
-             r.get("bookings_made"), w.percent(r.get("prev_cancellation_rate")),
-             w.points(r.get("delta_cancellation_rate")), True, [fallback_note]),
-        card("median_hours_to_book", "Median time to book", w.hours(r.get("median_hours_to_book")),
-             f"over {w.plural(r.get('booked_leads'), 'booked lead')}", r.get("booked_leads"),
-             w.hours(r.get("prev_median_hours_to_book")),
-             w.hours_change(r.get("delta_median_hours_to_book")), True, kind="hours"),
+        card("reschedule_rate", "Reschedule rate", True, [fallback_note]),
+        card("cancellation_rate", "Cancellation rate", True, [fallback_note]),
+        card("median_hours_to_book", "Median time to book", True, kind="hours"),
     ]
+
+
+def week_answer(data: ReportData, cards: list[dict[str, Any]]) -> dict[str, Any]:
+    """The one-line answer at the top: how many meetings happened, how many no-shows,
+    how many still need an answer, and whether any change this week is clear."""
+    from report import wording as w
+
+    r = data.row or {}
+    happened = int(r.get("completed_meetings") or 0) + int(r.get("no_shows") or 0) + int(
+        r.get("host_no_shows") or 0)
+    waiting = data.unresolved
+    clear = [c["label"].lower() for c in cards if c["clear"] and not c["hidden"]]
+    parts = []
+    if data.fallback:
+        parts.append(f"{w.plural(r.get('meetings_scheduled'), 'meeting')} scheduled; "
+                     "who came needs manual confirm while the Cal.com feed is "
+                     f"{(data.feed or {}).get('status')}")
+    else:
+        parts.append(f"{w.plural(happened, 'meeting')} with an outcome, "
+                     f"{w.plural(r.get('no_shows'), 'no-show')}")
+    if waiting:
+        parts.append(f"{w.plural(waiting, 'meeting')} still "
+                     f"{'needs' if waiting == 1 else 'need'} an answer")
+    if data.in_progress:
+        changes = "the week is not over, so no change is called yet"
+    elif clear:
+        changes = "a clear change in " + ", ".join(clear)
+    else:
+        changes = "no change this week is clear (all within normal variation)"
+    return {"text": "; ".join(parts) + ". " + changes[0].upper() + changes[1:] + ".",
+            "waiting": waiting}
 
 
 def _reason_rank(reason: str) -> int:
@@ -400,7 +540,7 @@ def _reason_rank(reason: str) -> int:
 
 
 def review_groups(data: ReportData) -> list[tuple[str, list[dict[str, Any]]]]:
-    """The review items loaded, grouped by reason (a fixed order), each oldest first."""
+    """The review items loaded, grouped by reason (a fixed order), newest first."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for item in data.review:
         groups.setdefault(item["reason"], []).append(item)
@@ -447,12 +587,11 @@ def recovery_line(feed: dict[str, Any] | None) -> str | None:
     changes = int(feed.get("recovered_changes_28d") or 0)
     if not bookings and not changes:
         if feed.get("api_sync_status") == "ok":
-            return ("Recovered from Cal.com: nothing was missing in the last 28 days "
-                    "(webhook loss 0%).")
+            return "Recovered from Cal.com: nothing was missing in the last 28 days."
         return None
+    # the loss share itself is said once, by wording.lost_webhooks_line
     return (f"Recovered from Cal.com: {plural(bookings, 'booking')} and "
-            f"{plural(changes, 'change')} that webhooks missed in the last 28 days "
-            f"(webhook loss {fmt_rate(feed.get('webhook_loss_share'))} of bookings).")
+            f"{plural(changes, 'change')} that webhooks missed in the last 28 days.")
 
 
 def sync_warning(feed: dict[str, Any] | None) -> str | None:
@@ -469,24 +608,9 @@ def week_range(day: date) -> str:
     return f"{day:%b %d} – {end:%b %d, %Y}"
 
 
-def reminder_reading(rows: list[dict[str, Any]]) -> str:
-    """One plain-language line about the reminder comparison within bands."""
-    comparable = [r for r in rows if r["lead_time_band"] != "all_bands"
-                  and r["with_reminder_meetings"] >= 5 and r["without_reminder_meetings"] >= 5]
-    if not comparable:
-        return ("Not enough resolved meetings with and without reminders in the same "
-                "booking-lead-time band to compare yet.")
-    diffs = [as_float(r["no_show_rate_difference"]) for r in comparable]
-    helped = sum(1 for d in diffs if d is not None and d < 0)
-    average = sum(d for d in diffs if d is not None) / len(diffs)
-    bands = len(comparable)
-    if helped == bands:
-        verdict = "lower in every comparable band"
-    elif helped == 0:
-        verdict = "not lower in any comparable band"
-    else:
-        verdict = f"lower in {helped} of {bands} comparable bands"
-    return (f"With a reminder, the no-show rate was {verdict} "
-            f"(on average {abs(100 * average):.1f} pts "
-            f"{'lower' if average < 0 else 'higher'}), comparing bookings made the same "
-            "number of days ahead.")
+def reminder_reading(data: ReportData) -> str:
+    """The reminder verdict in one sentence; nothing in fallback (no-show figures are
+    withheld there)."""
+    from report.wording import reminder_sentence
+
+    return "" if data.fallback else reminder_sentence(data.verdict)

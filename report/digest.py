@@ -22,7 +22,14 @@ from email.utils import make_msgid
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from report.data import ReportData, headline_cards, recovery_line, reminder_reading, week_range
+from report.data import (
+    ReportData,
+    headline_cards,
+    recovery_line,
+    reminder_reading,
+    week_answer,
+    week_range,
+)
 from report.wording import outcome_label, plural, source_label
 
 FOLLOWUPS_NAMED = 5
@@ -56,19 +63,23 @@ def trend_png(data: ReportData) -> bytes:
     rows = data.trend
     weeks = ["W" + str(r["iso_week"]).split("-W")[-1] for r in rows]
     fig, ax = plt.subplots(figsize=(6.0, 2.6), dpi=100)
-    series = [("book_rate", "Book rate", "#2456c5",
+    # told apart without colour too: solid with dots, dashed with squares
+    series = [("book_rate", "Book rate", "#2456c5", "-", "o",
                lambda r: int(r["eligible_leads"] or 0))]
     if not data.fallback:
-        series.append(("no_show_rate", "No-show rate", "#c2410c",
+        series.append(("no_show_rate", "No-show rate", "#c2410c", "--", "s",
                        lambda r: int(r["completed_meetings"] or 0) + int(r["no_shows"] or 0)))
-    for key, label, colour, cases in series:
+    for key, label, colour, style, marker, cases in series:
         xs = [i for i, r in enumerate(rows) if r[key] is not None]
         ys = [100 * float(rows[i][key]) for i in xs]
-        ax.plot(xs, ys, color=colour, linewidth=2, label=label)
+        ax.plot(xs, ys, color=colour, linewidth=2, linestyle=style, label=label)
         for i, y in zip(xs, ys, strict=True):
             small = 0 < cases(rows[i]) < 10
-            ax.plot([i], [y], marker="o", markersize=5, color=colour,
+            ax.plot([i], [y], marker=marker, markersize=5, color=colour,
                     markerfacecolor="white" if small else colour)
+            if key == "book_rate" and rows[i].get("is_book_rate_provisional"):
+                ax.plot([i], [y], marker="o", markersize=11, color=colour,
+                        markerfacecolor="none", linewidth=0)
     ax.set_ylim(0, 100)
     ax.set_yticks([0, 25, 50, 75, 100])
     ax.set_yticklabels([f"{t}%" for t in (0, 25, 50, 75, 100)], fontsize=8)
@@ -78,7 +89,8 @@ def trend_png(data: ReportData) -> bytes:
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.legend(fontsize=8, frameon=False, loc="upper left")
-    ax.set_title("Last 12 weeks (hollow: fewer than 10 cases)", fontsize=9, color="#5b6270")
+    ax.set_title(f"Last {len(rows)} weeks (hollow: fewer than 10 cases; ringed: "
+                 "provisional)", fontsize=9, color="#5b6270")
     fig.tight_layout()
     out = io.BytesIO()
     fig.savefig(out, format="png")
@@ -92,31 +104,47 @@ def build(data: ReportData, *, public_url: str | None, slack_names: bool = False
     week = data.iso_week
     title = f"Bookings and no-shows, week {week} ({week_range(data.week)})"
     scope = source_label(data.source)
-    subject = f"{title}{'' if data.source == 'all' else ' · ' + scope}"
     feed = data.feed or {}
     trusted = not data.fallback
     r = data.row or {}
     cards = headline_cards(data)
-    status_line = (
-        f"Cal.com feed {feed.get('status')}: {feed.get('status_reason')}. Completed and "
-        "no-show numbers need someone to confirm them, so they are left out of this digest."
-        if not trusted else "Cal.com feed healthy: the numbers below can be trusted.")
+    by_key = {c["key"]: c for c in cards}
+    # the subject names the week and its headline numbers (the no-show rate only when
+    # it is shown, and never without what it is out of)
+    numbers = [f"book rate {by_key['book_rate']['value']}"]
+    if not by_key["no_show_rate"]["hidden"] and r.get("no_show_rate") is not None:
+        numbers.append(f"no-shows {by_key['no_show_rate']['value']} "
+                       f"({by_key['no_show_rate']['basis']})")
+    subject = (f"Week {week}: {', '.join(numbers)}"
+               f"{'' if data.source == 'all' else ' · ' + scope}")
+    answer = week_answer(data, cards)["text"]
+    if not trusted:
+        status_line = (f"Cal.com feed {feed.get('status')}: {feed.get('status_reason')}. "
+                       "Completed and no-show numbers need someone to confirm them, so they "
+                       "are left out of this digest.")
+    elif data.unresolved:
+        status_line = (f"Cal.com feed healthy, but {plural(data.unresolved, 'meeting')} "
+                       "still have no outcome: the no-show rate counts only meetings with one.")
+    else:
+        status_line = "Cal.com feed healthy; every past meeting of the week has an outcome."
     followups = data.followups
     named = [f for f in followups[:FOLLOWUPS_NAMED]]
-    review = data.review_total
-    reading = reminder_reading(data.reminder) if data.reminder else ""
+    review = data.review_open
+    reading = reminder_reading(data)
     recovered = recovery_line(feed) or ""
     link = public_url.rstrip("/") + f"/report?week={week}" if public_url else None
 
     # ---- plain text (complete on its own)
-    lines = [title, f"{scope}", "", status_line, ""]
+    lines = [title, f"{scope}", "", answer, "", status_line, ""]
     for c in cards:
         if c["hidden"]:
             lines.append(f"- {c['label']}: needs manual confirm")
             continue
         small = "; small sample" if c["small"] else ""
+        prior = f" ({c['prior_basis']})" if c["prior_basis"] else ""
+        note = f" ({c['change_note']})" if c["change_note"] else ""
         lines.append(f"- {c['label']}: {c['value']} ({c['basis']}{small}); last week "
-                     f"{c['prior']}, change {c['change']}")
+                     f"{c['prior']}{prior}, change {c['change']}{note}")
         lines += [f"    {n}" for n in c["notes"]]
     meetings = (f"Meetings this week: {r.get('meetings_scheduled', 0)} scheduled, "
                 + (f"{r.get('completed_meetings', 0)} completed, "
@@ -139,7 +167,7 @@ def build(data: ReportData, *, public_url: str | None, slack_names: bool = False
                      + (", booked again" if f["has_rebooked"] else ""))
     if data.followups_total > len(named):
         lines.append(f"  … and {data.followups_total - len(named):,} more on the page.")
-    lines += [f"Needs your review: {plural(review, 'item')}."]
+    lines += [f"Needs your answer: {plural(review, 'meeting')}."]
     if reading:
         lines += ["", f"Reminders: {reading}"]
     if link:
@@ -150,9 +178,10 @@ def build(data: ReportData, *, public_url: str | None, slack_names: bool = False
     cid = make_msgid(domain="booking-report.local")
     html = _templates().get_template("digest_email.html").render(
         subject=subject, title=title, scope=scope, trusted=trusted, status_line=status_line,
+        answer=answer, weeks_shown=len(data.trend),
         cards=cards, leads_line=leads_line, meetings_line=meetings, recovered=recovered,
         cid=cid[1:-1], follow_phrase=follow_phrase, named=named,
-        more=data.followups_total - len(named), review_phrase=plural(review, "item"),
+        more=data.followups_total - len(named), review_phrase=plural(review, "meeting"),
         reading=reading, link=link, outcome_label=outcome_label)
 
     # ---- Slack (Block Kit; names only with slack_names)
@@ -160,17 +189,21 @@ def build(data: ReportData, *, public_url: str | None, slack_names: bool = False
     for c in cards:
         value = "needs manual confirm" if c["hidden"] else (
             f"*{c['value']}* ({c['basis']}{', small sample' if c['small'] else ''})\n"
-            f"last week {c['prior']} · {c['change']}")
+            f"last week {c['prior']} · {c['change']}"
+            + (f" ({c['change_note']})" if c["change_note"] else "")
+            + "".join(f"\n_{n}_" for n in c["notes"]))
         fields.append({"type": "mrkdwn", "text": f"*{c['label']}*\n{value}"})
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": answer}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f"{scope} · {status_line}"}]},
         {"type": "section", "fields": fields[:4]},
         {"type": "section", "fields": fields[4:]},
         {"type": "section", "text": {"type": "mrkdwn", "text": meetings
                                      + (f"\n{recovered}" if recovered else "")}},
     ]
-    follow_text = f"*Follow up:* {follow_phrase} · *needs review:* {plural(review, 'item')}"
+    follow_text = (f"*Follow up:* {follow_phrase} · *needs your answer:* "
+                   f"{plural(review, 'meeting')}")
     if slack_names and named:
         follow_text += "\n" + "\n".join(
             f"• {f['contact_name'] or '?'}: {outcome_label(f['outcome'])}" for f in named)

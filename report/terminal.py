@@ -10,25 +10,25 @@ from decimal import Decimal
 from typing import Any
 
 from report.data import (
-    HEADLINES,
     ReportData,
-    fmt_delta,
-    fmt_hours,
     fmt_rate,
+    headline_cards,
     recovery_line,
     reminder_reading,
     sync_warning,
+    week_answer,
     week_range,
 )
-from report.wording import plural, refusals_line
+from report.wording import (
+    is_small_sample,
+    lost_webhooks_line,
+    outcome_label,
+    plural,
+    refusals_line,
+    source_label,
+)
 
-TRUSTED_IN_FALLBACK = {"book_rate", "median_hours_to_book", "reschedule_rate",
-                       "cancellation_rate"}
 CONFIRM = "needs manual confirm"
-
-
-def _value(value: Any, kind: str) -> str:
-    return fmt_rate(value) if kind == "rate" else fmt_hours(value)
 
 
 def render(data: ReportData, fmt: str = "text") -> str:
@@ -106,6 +106,17 @@ def as_csv(data: ReportData) -> str:
     return out.getvalue()
 
 
+def _table(rows: list[list[str]], aligns: str, indent: str = "  ") -> list[str]:
+    """Columns as wide as their widest cell plus two spaces: nothing ever collides."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    out = []
+    for row in rows:
+        cells = [cell.rjust(widths[i]) if aligns[i] == ">" else cell.ljust(widths[i])
+                 for i, cell in enumerate(row)]
+        out.append((indent + "  ".join(cells)).rstrip())
+    return out
+
+
 def as_text(data: ReportData) -> str:
     lines: list[str] = []
     add = lines.append
@@ -114,93 +125,119 @@ def as_text(data: ReportData) -> str:
         add("")
         add("Connect Cal.com: add a webhook (Settings → Developer → Webhooks) pointing at")
         add("  https://<your-host>/webhooks/calcom  with a secret (set CALCOM_WEBHOOK_SECRETS),")
-        add("  triggers: booking created/requested/rescheduled/cancelled/rejected, no-show")
-        add("  updated, after guests/hosts Cal Video no-show. Put ?metadata[leadId]=<CRM id>")
-        add("  on your booking links. Then `booking-report load-crm leads.csv` and")
-        add("  `booking-report refresh`.")
+        add("  triggers: booking created/requested/rescheduled/cancelled/rejected, payment")
+        add("  initiated, paid, no-show updated, after guests/hosts Cal Video no-show. Put")
+        add("  ?metadata[leadId]=<CRM id> on your booking links. Then")
+        add("  `booking-report load-crm leads.csv` and `booking-report refresh`.")
         return "\n".join(lines) + "\n"
     row = data.row or {}
-    add(f"Booking & No-Show Status — week {data.iso_week} ({week_range(data.week)}), "
-        f"source: {data.source}")
+    scope = "all sources" if data.source == "all" else f"source: {source_label(data.source)}"
+    add(f"Booking & No-Show Status — week {data.iso_week} ({week_range(data.week)}), {scope}")
+    if data.in_progress:
+        add(f"This week is not over ({data.week_state['label']}): its numbers will still "
+            "change, and no change is called better or worse.")
+    cards = headline_cards(data)
+    add(week_answer(data, cards)["text"])
     feed = data.feed or {}
+    add("")
     if data.fallback:
-        add(f"!! FEED {str(feed.get('status', '')).upper()}: {feed.get('status_reason')}.")
-        add("!! Only invited/booked figures are trusted; completed and no-show "
-            f"figures {CONFIRM}.")
+        add(f"!! Cal.com feed {feed.get('status')}: {feed.get('status_reason')}.")
+        add("!! Booked-lead figures can be checked against the CRM and are shown; completed "
+            "and no-show figures need manual confirm.")
     else:
         last = feed.get("last_event_at")
-        add(f"Feed: {feed.get('status')} (last Cal.com event "
-            f"{last:%Y-%m-%d %H:%M %Z})" if last else f"Feed: {feed.get('status')}")
+        add(f"Cal.com feed {feed.get('status')}"
+            + (f" (last event {last:%Y-%m-%d %H:%M %Z})" if last else ""))
     if feed:
-        add(f"      last 28 days: {feed['recent_chains']} bookings, "
-            f"{fmt_rate(feed['incomplete_history_share'])} with a missed webhook, "
-            f"{feed['recent_crm_only_bookings']} only in the CRM; {feed['open_gaps']} CRM gaps")
+        add(f"  Last 28 days: {lost_webhooks_line(feed)}; "
+            f"{plural(feed['recent_crm_only_bookings'], 'booking')} only in the CRM; "
+            f"{plural(feed['open_gaps'], 'lead')} where the CRM disagrees.")
         refusals = refusals_line(feed.get("refused_deliveries_7d") or 0,
                                  feed.get("unsigned_requests_7d") or 0)
         if refusals:
-            add(f"      {refusals}")
+            add(f"  {refusals}.")
         recovered, warning = recovery_line(feed), sync_warning(feed)
         if recovered:
-            add(f"      {recovered}")
+            add(f"  {recovered}")
         if warning:
             add(f"!! {warning}")
         if feed.get("feed_problems"):
-            add(f"      {feed['feed_problems']} Cal.com events could not be used (unreadable or "
-                "impossible values): see reporting.feed_problems")
+            add(f"  {plural(feed['feed_problems'], 'Cal.com event')} could not be used "
+                "(unreadable or impossible values): see reporting.feed_problems.")
         if feed.get("crm_row_problems"):
-            add(f"      {plural(feed['crm_row_problems'], 'row')} of the latest CRM export could "
+            add(f"  {plural(feed['crm_row_problems'], 'row')} of the latest CRM export could "
                 "not be used (a value too long, or an impossible date): see "
-                "reporting.feed_problems")
+                "reporting.feed_problems.")
     add("")
-    add(f"{'':24}{'this week':>12}{'prior week':>12}{'change':>12}")
-    for key, label, kind, _lower in HEADLINES:
-        if data.fallback and key not in TRUSTED_IN_FALLBACK:
-            add(f"{label:24}{CONFIRM:>36}")
+    table = [["", "this week", "", "last week", "", "change", ""]]
+    for c in cards:
+        if c["hidden"]:
+            table.append([c["label"], CONFIRM, "", "", "", "", ""])
             continue
-        note = ""
-        if key == "book_rate" and row.get("is_book_rate_provisional"):
-            note = "  (provisional: this cohort can still book)"
-        if key == "no_show_rate" and data.unresolved:
-            note = f"  ({plural(data.unresolved, 'meeting')} without an outcome yet, not counted)"
-        if data.fallback and key in ("reschedule_rate", "cancellation_rate"):
-            note = "  (from Cal.com events: may be incomplete)"
-        add(f"{label:24}{_value(row.get(key), kind):>12}"
-            f"{_value(row.get('prev_' + key), kind):>12}"
-            f"{fmt_delta(row.get('delta_' + key), kind):>12}{note}")
+        small = "small sample" if c["small"] else ""
+        mark = c["change_note"]
+        if c["clear"]:
+            mark = f"{mark} ({'better' if c['tone'] == 'good' else 'worse'})"
+        table.append([c["label"], c["value"], f"{c['basis']}" + (f", {small}" if small else ""),
+                      c["prior"], c["prior_basis"], c["change"], mark])
+    lines += _table(table, "<><><><", indent="")
+    for c in cards:
+        for note in ([] if c["hidden"] else c["notes"]):
+            add(f"  {c['label']}: {note}")
     add("")
-    add("Funnel")
-    outcome = (f"completed {row.get('completed_meetings', 0)} / no-show "
-               f"{row.get('no_shows', 0)} / host no-show {row.get('host_no_shows', 0)}"
-               if not data.fallback else f"completed / no-show: {CONFIRM}")
-    add(f"  eligible leads {row.get('eligible_leads', 0)} → booked {row.get('booked_leads', 0)}"
-        f" → meetings scheduled {row.get('meetings_scheduled', 0)} → {outcome}"
-        f" / unresolved {data.unresolved} / upcoming {row.get('upcoming_meetings', 0)}")
+    add("Leads created this week")
+    eligible, booked = int(row.get("eligible_leads") or 0), int(row.get("booked_leads") or 0)
+    if eligible:
+        add(f"  {plural(eligible, 'eligible lead')}, {booked:,} booked within 14 days"
+            + (" (provisional: they can still book)" if row.get("is_book_rate_provisional")
+               else ""))
+    else:
+        add("  no eligible leads created " + ("so far" if data.in_progress else "this week"))
+    add("Meetings this week (by the meeting's time, whenever booked)")
+    scheduled = int(row.get("meetings_scheduled") or 0)
+    if data.fallback:
+        outcome = f"completed and no-show: {CONFIRM}"
+    else:
+        outcome = (f"{row.get('completed_meetings', 0):,} completed, "
+                   f"{plural(row.get('no_shows'), 'no-show')}, "
+                   f"{plural(row.get('host_no_shows'), 'host no-show')}")
+    add(f"  {plural(scheduled, 'meeting')} scheduled: {outcome}, "
+        f"{data.unresolved:,} without an outcome yet, "
+        f"{row.get('upcoming_meetings', 0):,} still to come")
     add("")
     add("By lead source")
-    add(f"  {'source':14}{'eligible':>9}{'booked':>8}{'book rate':>11}{'bookings':>10}"
-        f"{'meetings':>10}{'no-show rate':>14}")
+    source_rows = [["source", "eligible", "booked", "book rate", "bookings", "meetings",
+                    "no-show rate"]]
     for r in data.breakdown:
-        no_show = CONFIRM if data.fallback else fmt_rate(r["no_show_rate"])
-        add(f"  {r['lead_source']:14}{r['eligible_leads']:>9}{r['booked_leads']:>8}"
-            f"{fmt_rate(r['book_rate']):>11}{r['bookings_made']:>10}"
-            f"{r['meetings_scheduled']:>10}{no_show:>14}")
-    if data.reminder:
+        book = fmt_rate(r["book_rate"]) + (" (small)" if is_small_sample(r["eligible_leads"])
+                                           else "")
+        resolved = int(r["completed_meetings"] or 0) + int(r["no_shows"] or 0)
+        no_show = CONFIRM if data.fallback else (
+            fmt_rate(r["no_show_rate"]) + (" (small)" if is_small_sample(resolved) else ""))
+        source_rows.append([r["lead_source"], f"{r['eligible_leads']:,}",
+                            f"{r['booked_leads']:,}", book, f"{r['bookings_made']:,}",
+                            f"{r['meetings_scheduled']:,}", no_show])
+    lines += _table(source_rows, "<>>>>>>")
+    reading = reminder_reading(data)
+    if reading:
         add("")
-        add("Reminders: " + reminder_reading(data.reminder))
+        add("Reminders: " + reading)
     add("")
-    add(f"Follow up ({data.followups_total:,} recent no-shows and cancellations)")
+    follow = plural(data.followups_total, "recent no-show or cancellation",
+                    "recent no-shows and cancellations")
+    add(f"Follow up ({follow})")
     for f in data.followups[:15]:
         slot = f["start_at"].strftime("%a %Y-%m-%d %H:%M") if f["start_at"] else "—"
-        rebooked = "rebooked" if f["has_rebooked"] else "not rebooked"
+        rebooked = "booked again" if f["has_rebooked"] else "not booked again"
         reason = f" — {f['reason']}" if f.get("reason") else ""
-        add(f"  {f['outcome']:9} {f['contact_name'] or '?'} <{f['contact_email'] or '?'}> "
-            f"[{f['lead_source']}] slot {slot}, {rebooked}{reason}")
+        add(f"  {outcome_label(f['outcome'])}: {f['contact_name'] or '?'} "
+            f"<{f['contact_email'] or '?'}> [{f['lead_source']}] {slot}, {rebooked}{reason}")
     if data.followups_total > 15:
         add(f"  … and {data.followups_total - 15:,} more (see the page or --format json)")
-    counts = data.review_counts
     add("")
-    add(f"Review queue: {data.review_total} items"
-        + (" (" + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items()))
-           + ")" if counts else ""))
-    add(f"Reconciliation gaps: {data.gaps_total}")
+    scope = f"week {data.iso_week}" if data.review_week_only else "every week"
+    add(f"Needs your answer: {plural(data.review_open, 'meeting')} ({scope})"
+        + (f"; {data.review_other_weeks:,} more in other weeks"
+           if data.review_other_weeks else ""))
+    add(f"CRM and Cal.com disagree: {plural(data.gaps_total, 'lead')}")
     return "\n".join(lines) + "\n"

@@ -32,7 +32,7 @@ from report import wording
 from report.chart import trend_svg
 from report.connections import page_connection
 from report.terminal import as_csv, render
-from webauth import check_csrf, login_required
+from webauth import check_csrf, item_anchor, login_required
 
 log = logging.getLogger("booking_report.report")
 
@@ -49,7 +49,8 @@ def _load() -> reportdata.ReportData:
         return reportdata.load_report(
             _dsn(), week=request.args.get("week") or None,
             source=request.args.get("source") or None, by=request.args.get("by") or None,
-            review_week_only=request.args.get("review") == "week",
+            review_week_only=request.args.get("review") != "all",
+            review_page=_page_number(request.args.get("page")),
             reporting=current_app.config.get("REPORTING_SCHEMA", "reporting"),
             private=current_app.config.get("REPORTING_PRIVATE_SCHEMA", "reporting_private"),
             connection=page_connection)
@@ -62,6 +63,14 @@ def _load() -> reportdata.ReportData:
         abort(503, description="The report's database cannot be reached right now. "
                                "Webhook deliveries are still being received and kept; "
                                "try this page again in a minute.")
+
+
+def _page_number(text: str | None) -> int:
+    """The review queue's page (1-based in the address, 0-based here)."""
+    try:
+        return max(0, int(text or 1) - 1)
+    except ValueError:
+        abort(400, description=f"page {text!r} is not a page number")
 
 
 def _wants_json() -> bool:
@@ -135,8 +144,12 @@ def page():
     confirmed = request.args.get("confirmed")
     confirmed_item = next((p for p in data.pending_confirmations
                            if p["booking_id"] == confirmed), None) if confirmed else None
+    cards = reportdata.headline_cards(data)
     return render_template(
-        "report.html", d=data, chart=chart, cards=reportdata.headline_cards(data),
+        "report.html", d=data, chart=chart, cards=cards,
+        answer=reportdata.week_answer(data, cards) if data.week else None,
+        item_anchor=item_anchor, lost_webhooks=wording.lost_webhooks_line(data.feed),
+        page_size=reportdata.REVIEW_PAGE_SIZE,
         review_groups=groups, review_week=review_week,
         confirmed_item=confirmed_item, breakdown_label=reportdata.BREAKDOWNS[
             data.breakdown_by][2], terms=wording.TERMS, advice=wording.ADVICE,
@@ -148,7 +161,7 @@ def page():
         recovery=reportdata.recovery_line(data.feed), sync_warning=reportdata.sync_warning(
             data.feed),
         week_label=reportdata.iso_week_label, week_range=reportdata.week_range,
-        reminder_reading=reportdata.reminder_reading(data.reminder) if data.reminder else "",
+        reminder_reading=reportdata.reminder_reading(data),
         refresh=refresh_state(), outcomes=("completed", "no_show", "host_no_show", "cancelled"),
         refresh_started=request.args.get("refresh"),
         return_to=_view_path(), webhook_url=request.host_url.rstrip("/") + "/webhooks/calcom")
@@ -156,8 +169,8 @@ def page():
 
 def _view_path() -> str:
     """This page's week and source, without one-off notices (confirmed=, refresh=)."""
-    kept = {k: v for k, v in request.args.items() if k in ("week", "source", "by", "review")
-            and v}
+    kept = {k: v for k, v in request.args.items()
+            if k in ("week", "source", "by", "review", "page") and v}
     return url_for("report.page", **kept)
 
 

@@ -58,6 +58,14 @@ TERMS = {
                     "lot.",
     "fallback": "Cal.com's events look incomplete, so completed and no-show numbers are not "
                 "shown until someone confirms them.",
+    "normal_variation": "Within normal variation: with this many cases, a change this size "
+                        "often happens by chance (its 95% interval includes no change). Only "
+                        "clear changes are coloured.",
+    "clear_change": "A clear change: its 95% interval excludes no change, so chance alone "
+                    "rarely moves the number this far.",
+    "reminder_verdict": "Each reminded meeting is compared with meetings booked as far ahead "
+                        "without a reminder (bookings made days ahead are missed more often "
+                        "anyway); the range is the 95% interval.",
 }
 
 
@@ -122,13 +130,75 @@ def hours_change(value: Any) -> str:
     return f"{'+' if number > 0 else '−'}{hours(abs(number))}"
 
 
-def change_tone(value: Any, lower_is_better: bool, *, in_progress: bool = False) -> str:
-    """good / bad / neutral; a week still in progress is never called good or bad."""
+def change_tone(value: Any, lower_is_better: bool, *, clear: bool,
+                in_progress: bool = False) -> str:
+    """good / bad / neutral. Only a clear change (its 95% interval excludes no change:
+    `is_<rate>_change_clear` in the marts) is good or bad; a week still in progress
+    never is."""
     number = as_number(value)
-    if in_progress or number is None or abs(number) < 1e-12:
+    if not clear or in_progress or number is None or abs(number) < 1e-12:
         return "neutral"
     good = (number < 0) if lower_is_better else (number > 0)
     return "good" if good else "bad"
+
+
+def change_note(value: Any, *, clear: bool, in_progress: bool = False) -> str:
+    """What a change means, in words beside it."""
+    if as_number(value) is None:
+        return ""
+    if in_progress:
+        return "week not over"
+    return "a clear change" if clear else "within normal variation"
+
+
+def count_of(numerator: Any, denominator: Any, noun: str, plural_noun: str | None = None
+             ) -> str:
+    """``2 of 5 meetings``; ``no meetings yet`` when there is nothing to count."""
+    den = int(denominator or 0)
+    if den == 0:
+        return f"no {plural_noun or noun + 's'} yet"
+    return f"{int(numerator or 0):,} of {plural(den, noun, plural_noun)}"
+
+
+def reminder_sentence(verdict: dict[str, Any] | None) -> str:
+    """The reminder verdict (reporting.rpt_reminder_verdict) in one sentence."""
+    if not verdict or verdict.get("verdict") == "too few meetings":
+        reminded = int((verdict or {}).get("meetings_reminded") or 0)
+        others = int((verdict or {}).get("meetings_not_reminded") or 0)
+        return ("Too few meetings to tell yet: "
+                f"{plural(reminded, 'meeting')} with a reminder and {others:,} without have an "
+                "outcome (at least 20 of each are needed).")
+    total = int(verdict["meetings_reminded"]) + int(verdict["meetings_not_reminded"])
+    diff = 100 * float(verdict["difference"])
+    low, high = 100 * float(verdict["difference_low"]), 100 * float(verdict["difference_high"])
+    span = (f"({abs(high):.1f} to {abs(low):.1f})" if diff < 0
+            else f"({low:.1f} to {high:.1f})")
+    basis = f"compared within booking lead-time bands, from {total:,} meetings"
+    if verdict["verdict"] == "lower":
+        return (f"Meetings with a reminder: {abs(diff):.1f} fewer no-shows per 100 {span}, "
+                f"{basis}.")
+    if verdict["verdict"] == "higher":
+        return (f"Meetings with a reminder: {diff:.1f} more no-shows per 100 {span}, "
+                f"{basis}.")
+    return (f"No clear difference yet: with a reminder, {abs(diff):.1f} "
+            f"{'fewer' if diff < 0 else 'more'} no-shows per 100, but anywhere from "
+            f"{low:+.1f} to {high:+.1f} is possible ({basis}).")
+
+
+def lost_webhooks_line(feed: dict[str, Any] | None) -> str:
+    """The one lost-webhook figure: what the Cal.com sync found webhooks missed, when it
+    runs; else the bookings whose first webhook never came. Of the last 28 days: the
+    callers say so once, before it."""
+    if not feed:
+        return ""
+    recent = int(feed.get("recent_chains") or 0)
+    if feed.get("api_sync_status") in ("ok", "stale"):
+        return (f"webhooks missed {percent(feed.get('webhook_loss_share') or 0)} of "
+                f"{plural(recent, 'booking')} (the Cal.com sync repaired them)")
+    return (f"{percent(feed.get('incomplete_history_share') or 0)} of "
+            f"{plural(recent, 'booking')} "
+            + ("is missing its first webhook" if recent == 1
+               else "are missing their first webhook"))
 
 
 def week_status(week_start: date, as_of: datetime | date) -> dict[str, Any]:

@@ -8,6 +8,7 @@ it without importing each other. The contract between them is the Flask session:
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import math
 import secrets
@@ -230,6 +231,12 @@ def _security_headers(response):
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response
+
+
+def item_anchor(booking_id: str) -> str:
+    """The page's anchor for a booking's row in the review queue (a booking id may hold
+    any character; the anchor only letters and digits): where a confirmation returns."""
+    return "item-" + hashlib.sha256(booking_id.encode()).hexdigest()[:16]
 
 
 def current_user() -> str | None:

@@ -10,6 +10,7 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 from helpers import create_database
 
 from booking_report.demo.landing import load_crm, load_manual_outcomes, store_bodies
@@ -100,3 +101,41 @@ def card_value(html: str, metric: str) -> str:
                       html, re.S)
     assert match, f"no card for {metric}"
     return match.group(1).strip()
+
+
+ANSWER_ORDER = ("no_outcome_evidence", "outcome_conflict", "suspicious_slot",
+                "unattributed_booking")
+
+
+def queue_ids(dsn, week_start=None, *, open_only=False) -> list[str]:
+    """The queue's items that need an answer, newest meeting first (the week's only), one
+    per meeting: a booking listed for two reasons counts once, under the first reason in
+    ANSWER_ORDER. `open_only`: without those confirmed since the last build, which the
+    page lists in place but no longer counts."""
+    with psycopg.connect(dsn) as conn:
+        zone = conn.execute("select report_timezone from reporting.feed_health").fetchone()[0]
+        conn.execute("select set_config('TimeZone', %s, false)", (zone,))
+        where = (" and start_at >= cast(%s as date) and start_at < cast(%s as date) + 7"
+                 if week_start else "")
+        rows = conn.execute(
+            "select review_item_id, booking_id, reason from reporting_private.review_queue"
+            f" where reason = any(%s){where} order by start_at desc nulls last, review_item_id",
+            (list(ANSWER_ORDER), *((week_start, week_start) if week_start else ()))).fetchall()
+        saved = {b for (b,) in conn.execute(
+            "select booking_id from reporting_private.pending_confirmations as saved"
+            " where manual_outcome <> 'undone' and confirmation_id = (select max(confirmation_id)"
+            " from reporting_private.pending_confirmations as latest"
+            " where latest.booking_id = saved.booking_id)").fetchall()}
+    first = {}
+    for _, booking, reason in rows:
+        if booking is not None:
+            first[booking] = min(first.get(booking, 9), ANSWER_ORDER.index(reason))
+    return [item for item, booking, reason in rows
+            if (booking is None or first[booking] == ANSWER_ORDER.index(reason))
+            and not (open_only and booking in saved)]
+
+
+def booking_of(dsn, review_item_id: str) -> str | None:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("select booking_id from reporting_private.review_queue"
+                            " where review_item_id = %s", (review_item_id,)).fetchone()[0]

@@ -74,12 +74,15 @@ def test_hosts_event_types_locations_and_cancellers_reach_the_marts(known_db):
     assert names["user:11"] == "Hana Host"
     event_types = dict(fetchall(known_db, "select event_type, max(event_type_title) from"
                                           " reporting.fct_bookings group by 1"))
-    assert event_types == {"intro-call": "Intro Call", "strategy-session": "Strategy Session"}
+    assert event_types == {"intro-call": "Intro Call", "strategy-session": "Strategy Session",
+                           "group-workshop": "Group Workshop",  # seated sessions
+                           "weekly-coaching": "Weekly Coaching"}  # recurring series
     kinds = {k for (k,) in fetchall(known_db, "select distinct location_kind from"
                                               " reporting.fct_bookings")}
     assert {"video", "phone", "in_person"} <= kinds
     assert fetchall(known_db, "select distinct duration_minutes from reporting.fct_bookings"
-                              " where duration_minutes is not null") == [(30,)]
+                              " where duration_minutes is not null"
+                              " order by 1") == [(30,), (45,), (60,)]
     roles = dict(fetchall(known_db, "select cancelled_by_role, count(*) from"
                                     " reporting.fct_bookings where outcome = 'cancelled'"
                                     " group by 1"))
@@ -195,7 +198,8 @@ def check_analyzed_and_indexed(known_db: str) -> None:
         known_db, "select tablename, indexdef from pg_indexes"
                   " where schemaname in ('reporting', 'reporting_private')")}
     for table, columns in [("review_queue", "reason, since, review_item_id"),
-                           ("rpt_followups", "followup_at DESC, booking_id"),
+                           ("review_queue", "start_at DESC NULLS LAST, review_item_id"),
+                           ("rpt_followups", "start_at DESC NULLS LAST, booking_id"),
                            ("reconciliation_gaps", "detected_at DESC NULLS LAST, gap_id"),
                            ("rpt_weekly_status", "week_start, lead_source")]:
         assert (table, columns) in indexed, (table, columns, indexed)

@@ -12,7 +12,7 @@ import pytest
 from helpers import CHROMIUM_ARGS, REPO, drop_database, fetchall
 from playwright.sync_api import sync_playwright
 from psycopg.rows import dict_row
-from reportkit import built_database
+from reportkit import built_database, queue_ids
 
 from devtools.net import start_serve, stop_serve
 from report.wording import percent, rate_with_denominator
@@ -129,42 +129,93 @@ def test_the_week_in_progress_is_labelled_and_not_judged(served, browser):
         assert "neutral" in deltas.nth(i).get_attribute("class")
 
 
+def _small_targets(page) -> list[str]:
+    """Visible tap targets (links, buttons, selects, text fields, tip toggles) smaller
+    than 44 × 44 CSS px."""
+    return page.evaluate("""() => {
+        const small = [];
+        for (const el of document.querySelectorAll(
+                'a[href], button, select, input[type=text], input[type=password], summary')) {
+            const r = el.getBoundingClientRect();
+            const style = getComputedStyle(el);
+            if (r.width === 0 || r.height === 0 || style.visibility === 'hidden') continue;
+            if (r.width < 44 || r.height < 44)
+                small.push(el.tagName + ' "' + (el.innerText || el.name || '').trim().slice(0, 30)
+                           + '" ' + Math.round(r.width) + 'x' + Math.round(r.height));
+        }
+        return small;
+    }""")
+
+
+def _open_count(page) -> int:
+    return int(re.match(r"\((\d+) meetings?", page.locator("#review-count").inner_text())[1])
+
+
+def _in_view(page, selector: str) -> bool:
+    box = page.locator(selector).bounding_box()
+    return bool(box) and box["y"] >= -1 and box["y"] + min(box["height"], 100) <= 844 + 1
+
+
 def test_on_a_phone_nothing_is_cut_off_and_confirm_works(served, browser):
     url, dsn = served
     phone = signed_in(browser, url, {"width": 390, "height": 844})
+    phone.goto(url + "/report?week=2026-W47")
     assert no_horizontal_overflow(phone)
+    assert _small_targets(phone) == []  # every tap target on the phone is ≥ 44 px
     phone.screenshot(path=str(ARTIFACTS / "report-phone.png"), full_page=False)
+    # the answer at the top counts what needs an answer and jumps to it
+    jump = phone.locator("#answer a[href='#review']")
+    open_before = _open_count(phone)
+    week_ids = queue_ids(dsn, "2026-11-16", open_only=True)
+    week_items = len(week_ids)
+    assert open_before == week_items > 0
+    assert jump.inner_text() == f"{week_items} meetings need your answer"
+    jump.click()
+    time.sleep(0.3)
+    assert _in_view(phone, "#review-title")
+    # every item of the week is listed (newest first), each with outcome buttons
+    items = phone.locator("#review-queue > li")
+    assert items.count() == week_items
+    assert [items.nth(k).get_attribute("data-review") for k in range(items.count())] \
+        == week_ids  # newest meeting first, each meeting once
+    phone.screenshot(path=str(ARTIFACTS / "review-queue-phone.png"), full_page=False)
     form = phone.locator("#review form.confirm").first
-    form.scroll_into_view_if_needed()
-    button = form.locator("button[type=submit]")
-    box = button.bounding_box()
-    assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    item = form.locator("xpath=ancestor::li")
+    anchor = item.get_attribute("id")
     booking_id = form.locator("input[name=booking_id]").get_attribute("value")
-    item = fetchall(dsn, "select contact_name, start_at from reporting_private.review_queue"
-                         " where booking_id = %s limit 1", (booking_id,))[0]
-    # no outcome is chosen for the owner: submitting without one stays on the page
-    button.click()
-    time.sleep(0.5)
-    assert "confirmed=" not in phone.url
-    assert fetchall(dsn, "select count(*) from raw.manual_outcomes where booking_id = %s",
-                    (booking_id,)) == [(0,)]
-    form.locator("select[name=outcome]").select_option("no_show")
+    name = fetchall(dsn, "select contact_name from reporting_private.review_queue"
+                         " where booking_id = %s limit 1", (booking_id,))[0][0]
+    buttons = form.locator(".choices button")
+    assert buttons.count() == 4
+    for k in range(buttons.count()):
+        box = buttons.nth(k).bounding_box()
+        assert box["width"] >= 44 and box["height"] >= 44, box
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
     form.locator("input[name=note]").fill("never joined, called twice")
-    button.click()
-    phone.wait_for_url(re.compile(r".*confirmed=.*"))
-    message = phone.locator("#confirmed").inner_text()
-    assert item[0] in message and "no-show" in message
-    assert item[1].strftime("%b %d") in message
+    form.locator(".choices button[value=no_show]").click()
+    phone.wait_for_url(re.compile(f".*#{anchor}$"))
+    # the row stays where it was, saved, with Undo beside it, in sight; it left the count
+    row = phone.locator(f"#{anchor}")
+    assert "Saved: no-show" in row.inner_text() and name in row.inner_text()
+    assert row.locator("button.undo").is_visible()
+    assert _in_view(phone, f"#{anchor}")
+    assert _open_count(phone) == open_before - 1
     assert no_horizontal_overflow(phone)
     phone.screenshot(path=str(ARTIFACTS / "report-phone-confirmed.png"), full_page=False)
-    # a wrong click can be taken back
-    phone.click("#undo")
-    phone.wait_for_url(re.compile(r".*confirmed=.*"))
-    assert "confirmation undone" in phone.locator("#confirmed").inner_text()
+    # a wrong tap can be taken back, in place
+    row.locator("button.undo").click()
+    phone.wait_for_url(re.compile(f".*#{anchor}$"))
+    assert phone.locator(f"#{anchor} form.confirm").count() == 1
+    assert _open_count(phone) == open_before
     stored = fetchall(dsn, "select outcome, confirmed_by, note from raw.manual_outcomes"
                            " where booking_id = %s order by confirmation_id", (booking_id,))
     assert stored == [("no_show", "owner", "never joined, called twice"),
                       ("undone", "owner", None)]
+    # terms are explained on tap, not only on hover
+    tip = phone.locator(".card[data-metric=no_show_rate] details.tip")
+    tip.locator("summary").click()
+    assert tip.locator("p").is_visible()
+    assert "the attendee missed" in tip.locator("p").inner_text()
     assert Path(ARTIFACTS / "report-phone.png").stat().st_size > 10_000
     # every rate on the page says how many cases it comes from
     text = phone.locator("main").inner_text()

@@ -110,7 +110,7 @@ def test_the_email_arrives_with_both_parts_the_chart_and_the_marts_numbers(known
     assert f"Book rate: {percent(row['book_rate'])} ({row['booked_leads']} of " in text
     assert f"No-show rate: {percent(row['no_show_rate'])} ({row['no_shows']} of" in text
     assert f"Meetings this week: {row['meetings_scheduled']} scheduled" in text
-    assert "Follow up: " in text and "Needs your review: " in text and "Reminders: " in text
+    assert "Follow up: " in text and "Needs your answer: " in text and "Reminders: " in text
     assert "https://report.studio.example/report?week=2026-W47" in text
     assert "@example.com" in text  # the email may name the people to follow up
     assert percent(row["book_rate"]) in html and percent(row["no_show_rate"]) in html
@@ -269,3 +269,64 @@ def test_two_digests_at_once_send_once(known_db, smtp):
     assert len(sink.messages) == 1
     assert sum("already sent" in out for out, _ in outputs) == 1, outputs
     assert fetchall(known_db, "select count(*) from raw.digest_deliveries") == [(1,)]
+
+
+def _three_parts(dsn: str, week: str = WEEK):
+    from report.data import load_report
+    from report.digest import build
+
+    made = build(load_report(dsn, week=week), public_url="https://report.studio.example")
+    text = made.text
+    html = made.html
+    slack = json.dumps(made.slack, ensure_ascii=False)
+    return made, text, html, slack
+
+
+def test_the_html_and_slack_parts_carry_every_caveat_of_the_text(known_db, templates,
+                                                                  target_dir):
+    """Issue 27: the same caveats in all three parts (meetings without an outcome,
+    provisional book rate, fallback), no "can be trusted", a subject with the week and
+    its headline numbers; a change is called only when it is clear."""
+    import html as html_lib
+
+    from report.data import headline_cards, load_report
+
+    data = load_report(known_db, week=WEEK)
+    made, text, html, slack = _three_parts(known_db)
+    html = html_lib.unescape(html)
+    assert data.unresolved > 0  # the demo week has meetings still without an outcome
+    assert made.subject.startswith(f"Week {WEEK}: book rate ")
+    assert "no-shows " in made.subject and " of " in made.subject
+    caveats = [n for c in headline_cards(data) for n in c["notes"]] + [
+        f"{data.unresolved} meetings still have no outcome"]
+    assert any("without an outcome yet, not counted" in n for n in caveats)
+    for part in (text, html, slack):
+        assert "can be trusted" not in part
+        for caveat in caveats:
+            assert caveat in part, (caveat, part[:400])
+    # colour or a "better/worse" word only for a clear change: the notes say which
+    for card in headline_cards(data):
+        if card["change_note"]:
+            assert all(card["change_note"] in part for part in (text, html, slack))
+        assert (card["tone"] in ("good", "bad")) == card["clear"]
+    # a week whose book rate is still provisional says so in every part
+    provisional_week = "2026-W48"
+    later = load_report(known_db, week=provisional_week)
+    if later.row and later.row.get("is_book_rate_provisional") and later.row["eligible_leads"]:
+        _, text, html, slack = _three_parts(known_db, provisional_week)
+        for part in (text, html_lib.unescape(html), slack):
+            assert "Provisional: these leads can still book." in part
+    else:  # the scenario must give the test a provisional week
+        raise AssertionError(f"{provisional_week} is not provisional in the demo data")
+    # fallback: the same withholding in every part
+    stale = built_database(templates, target_dir, as_of=stale_as_of())
+    try:
+        made, text, html, slack = _three_parts(stale)
+        html = html_lib.unescape(html)
+        assert "no-shows" not in made.subject
+        for part in (text, html, slack):
+            assert "Cal.com feed stale" in part and "left out of this digest" in part
+            assert "needs manual confirm" in part
+            assert "Reminders" not in part and "can be trusted" not in part
+    finally:
+        drop_database(stale)

@@ -18,16 +18,23 @@ import pytest
 from helpers import ADMIN_URL, REPO, LiveServer, cli, drop_database, fetchall
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
-from reportkit import Client, built_database, card_value, stale_as_of
+from reportkit import (
+    ANSWER_ORDER,
+    Client,
+    booking_of,
+    built_database,
+    card_value,
+    queue_ids,
+    stale_as_of,
+)
 
 from booking_report import locks
 from booking_report.server import create_server_app, web_config_from_env
 from devtools import net
 from report import data as reportdata
-from report.data import fmt_rate
 from report.terminal import as_dict, render
 from report.wording import hours, percent
-from webauth import hash_password
+from webauth import hash_password, item_anchor
 
 WEEK = "2026-W47"
 SECRET = "report-test-secret"
@@ -82,14 +89,40 @@ def test_terminal_text_shows_the_stored_numbers(known_db):
     text = res.stdout
     assert f"week {WEEK}" in text
     book_line = next(line for line in text.splitlines() if line.startswith("Book rate"))
-    assert fmt_rate(row["book_rate"]) in book_line
-    assert fmt_rate(row["prev_book_rate"]) in book_line
+    assert percent(row["book_rate"]) in book_line
+    assert f"{row['booked_leads']} of {row['eligible_leads']} eligible leads" in book_line
+    assert percent(row["prev_book_rate"]) in book_line
+    assert f"{row['prev_booked_leads']} of {row['prev_eligible_leads']}" in book_line
     no_show_line = next(line for line in text.splitlines() if line.startswith("No-show rate"))
-    assert fmt_rate(row["no_show_rate"]) in no_show_line
-    assert (f"eligible leads {row['eligible_leads']} → booked {row['booked_leads']} → "
-            f"meetings scheduled {row['meetings_scheduled']}") in text
-    review_items = fetchall(known_db, "select count(*) from reporting_private.review_queue")
-    assert f"Review queue: {review_items[0][0]} items" in text
+    assert percent(row["no_show_rate"]) in no_show_line
+    assert ("a clear change" if row["is_no_show_rate_change_clear"]
+            else "within normal variation") in no_show_line
+    # two panels, each on its own week axis: never one chained funnel
+    assert "→" not in text
+    assert (f"{row['eligible_leads']} eligible leads, {row['booked_leads']} booked within "
+            "14 days") in text
+    assert f"{row['meetings_scheduled']} meetings scheduled: " in text
+    open_items = len(queue_ids(known_db, "2026-11-16", open_only=True))
+    assert f"Needs your answer: {open_items} meetings (week {WEEK})" in text
+
+
+def test_terminal_week_in_progress_is_labelled_and_never_judged(known_db):
+    """The week of as_of: marked in progress, no change called, no "none yet meetings"
+    or "1 hours", and the two cohorts in two panels."""
+    res = cli(known_db, "report", "--week", "2026-W48", "--source", "all")
+    assert res.returncode == 0, res.stderr
+    text = res.stdout
+    assert "This week is not over" in text and "no change is called" in text
+    table = text.split("change\n", 1)[1].split("\n\n", 1)[0]  # the headline table
+    assert "clear change" not in table and "normal variation" not in table
+    assert table.count("week not over") == 4  # every change but the one with no value
+    assert not re.search(r"\bnone yet meetings\b|\b1 hours\b|\b1 meetings\b|figures needs", text)
+    assert "→" not in text
+    row = mart_row(known_db, "2026-W48", "all")
+    assert f"{row['meetings_scheduled']} meetings scheduled: " in text or (
+        row["meetings_scheduled"] == 1 and "1 meeting scheduled: " in text)
+    for line in text.splitlines():  # columns never run into each other
+        assert not re.search(r"[0-9%]needs manual confirm|[a-z][0-9]+%", line), line
 
 
 def test_terminal_source_filter_and_csv(known_db):
@@ -186,11 +219,18 @@ def test_fallback_when_the_feed_is_stale(templates, target_dir, tmp_path):
         row = mart_row(dsn, WEEK, "all")
         assert card_value(page.text, "book_rate") == percent(row["book_rate"])
         assert 'class="point-no_show_rate' not in page.text
+        # the reminder verdict is a no-show figure: withheld too
+        assert "Needs manual confirm: no-show figures are not shown" in page.text
+        assert "fewer no-shows per 100" not in page.text
         res = cli(dsn, "report", "--week", WEEK)
-        assert "FEED STALE" in res.stdout
+        assert "!! Cal.com feed stale: no Cal.com event in the last 72 hours." in res.stdout
+        assert "completed and no-show figures need manual confirm" in res.stdout
         no_show_line = next(line for line in res.stdout.splitlines()
                             if line.startswith("No-show rate"))
         assert "needs manual confirm" in no_show_line and "%" not in no_show_line
+        # columns never run into each other, and no reminder verdict in fallback
+        assert not re.search(r"\Sneeds manual confirm", res.stdout), res.stdout
+        assert "Reminders:" not in res.stdout
     finally:
         drop_database(dsn)
 
@@ -255,8 +295,11 @@ def test_login_cannot_be_skipped_beyond_localhost(known_db, tmp_path):
 
 
 def test_confirmation_csrf_bad_value_and_success(known_db, tmp_path):
+    # a meeting of the default week (W47), whose queue the page shows
     booking = fetchall(known_db, "select booking_id from reporting_private.review_queue"
-                                 " where reason = 'no_outcome_evidence' order by 1 limit 1")[0][0]
+                                 " where reason = 'no_outcome_evidence'"
+                                 " and start_at >= date '2026-11-16'"
+                                 " and start_at < date '2026-11-23' order by 1 limit 1")[0][0]
     with LiveServer(login_app(known_db, tmp_path)) as live:
         client = Client(live.url)
         assert client.login("owner", "correct horse").status == 303
@@ -274,11 +317,21 @@ def test_confirmation_csrf_bad_value_and_success(known_db, tmp_path):
                             {"csrf_token": token, "booking_id": booking, "outcome": "no_show",
                              "note": "called, never joined", "return_to": "/report"})
         assert ok.status == 303 and "confirmed=" in ok.headers["Location"]
+        # back to where the row was
+        assert ok.headers["Location"].endswith("#" + item_anchor(booking))
         rows = fetchall(known_db, "select outcome, confirmed_by, note from raw.manual_outcomes"
                                   " where booking_id = %s", (booking,))
         assert rows == [("no_show", "owner", "called, never joined")]
         page = client.request("/report")
-        assert f'data-pending="{booking}"' in page.text
+        # read live: the row says what was saved, with Undo, and leaves the count at once
+        row = re.search(rf'<li id="{item_anchor(booking)}"[^>]*class="saved"(.*?)</li>',
+                        page.text, re.S)
+        assert row and 'data-saved="no_show"' in row.group(1) and "Undo" in row.group(1)
+        before = reportdata.load_report(known_db, week=WEEK)
+        assert before.review_open == len(queue_ids(known_db, "2026-11-16", open_only=True))
+        assert booking not in {booking_of(known_db, i)
+                               for i in queue_ids(known_db, "2026-11-16", open_only=True)}
+        assert booking in {booking_of(known_db, i) for i in queue_ids(known_db, "2026-11-16")}
 
 
 @pytest.mark.slow
@@ -373,7 +426,7 @@ def test_the_pages_lists_are_read_in_index_order_not_sorted(known_db, monkeypatc
 
     def recording(conn, query, params=None, **kwargs):
         text = query.as_string(conn) if hasattr(query, "as_string") else str(query)
-        if re.search(r"order by [^()]*limit %s$", text.strip()):
+        if re.search(r"order by [^()]*limit %s( offset %s)?$", text.strip()):
             recorded.append((text, tuple(params or ())))
         return execute(conn, query, params, **kwargs)
 
@@ -464,79 +517,124 @@ def test_serve_reuses_its_page_connections_across_views(known_db, tmp_path):
         proc.wait(timeout=20)
 
 
-def test_totals_are_exact_when_the_lists_are_cut(known_db, tmp_path, monkeypatch):
-    """The page lists only the oldest few items of each review reason (and the latest
-    follow-ups, the first gaps); every count it, the terminal and the JSON show is still
-    the whole table's, and the CSV download holds the whole queue."""
-    monkeypatch.setattr(reportdata, "REVIEW_ITEMS_SHOWN", 3)
+def test_every_item_of_the_week_is_on_a_page_and_totals_are_exact(known_db, tmp_path,
+                                                                   monkeypatch):
+    """The queue shows the chosen week's meetings, newest first, a page at a time: every
+    item is on some page (never hidden behind a cap), and every count the page, the
+    terminal and the JSON show is the whole table's; the CSV holds the whole queue."""
+    monkeypatch.setattr(reportdata, "REVIEW_PAGE_SIZE", 3)
     monkeypatch.setattr(reportdata, "FOLLOWUPS_SHOWN", 2)
     monkeypatch.setattr(reportdata, "GAPS_SHOWN", 2)
-    by_reason = dict(fetchall(known_db, "select reason, count(*) from"
-                                        " reporting_private.review_queue group by reason"))
-    total = sum(by_reason.values())
+    week_ids, all_ids = queue_ids(known_db, "2026-11-16"), queue_ids(known_db)
     followups = fetchall(known_db, "select count(*) from reporting_private.rpt_followups")[0][0]
     gaps = fetchall(known_db, "select count(*) from reporting.reconciliation_gaps")[0][0]
     # the scenario is big enough for every cut to bite
-    assert max(by_reason.values()) > 3 and followups > 2 and gaps > 2
+    assert len(week_ids) > 3 and len(all_ids) > len(week_ids) and followups > 2 and gaps > 2
 
+    open_week = queue_ids(known_db, "2026-11-16", open_only=True)
     data = reportdata.load_report(known_db, week=WEEK)
-    assert data.review_counts == by_reason and data.review_total == total
+    assert data.review_open == len(open_week)
+    assert data.review_pages == -(-len(week_ids) // 3)
+    assert [i["review_item_id"] for i in data.review] == week_ids[:3]
+    paged = [i["review_item_id"] for page in range(data.review_pages)
+             for i in reportdata.load_report(known_db, week=WEEK, review_page=page).review]
+    assert paged == week_ids  # each once, newest first
+    every = reportdata.load_report(known_db, week=WEEK, review_week_only=False)
+    assert every.review_open == len(queue_ids(known_db, open_only=True))
+    assert [i["review_item_id"] for i in every.review] == all_ids[:3]
     assert data.followups_total == followups and len(data.followups) == 2
     assert data.gaps_total == gaps and len(data.gaps) == 2
-    for reason, count in by_reason.items():
-        listed = [i for i in data.review if i["reason"] == reason]
-        assert len(listed) == min(3, count)
-        # the oldest of that reason, in order
-        oldest = fetchall(known_db, "select review_item_id from reporting_private.review_queue"
-                                    " where reason = %s order by since asc nulls last,"
-                                    " review_item_id limit 3", (reason,))
-        assert [i["review_item_id"] for i in listed] == [r[0] for r in oldest]
 
     doc = as_dict(data)
-    assert doc["review_total"] == total and doc["reconciliation_gaps"] == gaps
-    assert doc["followups_total"] == followups
+    assert doc["reconciliation_gaps"] == gaps and doc["followups_total"] == followups
     text = render(data, "text")
-    assert f"Review queue: {total} items" in text
+    assert f"Needs your answer: {len(open_week)} meetings (week {WEEK})" in text
     assert f"Follow up ({followups:,} recent no-shows and cancellations)" in text
-    assert f"Reconciliation gaps: {gaps}" in text
+    assert f"CRM and Cal.com disagree: {gaps} leads" in text
 
     with LiveServer(app_for(known_db, tmp_path)) as live:
         client = Client(live.url)
         page = client.request(f"/report?week={WEEK}")
-        week_page = client.request(f"/report?week={WEEK}&review=week")
+        seen, address = [], f"/report?week={WEEK}"
+        while address:
+            listed = client.request(address)
+            seen += re.findall(r'data-review="([^"]+)"', listed.text)
+            after = re.search(r'href="([^"]+)" rel="next"', listed.text)
+            address = after.group(1).replace("&amp;", "&") if after else None
         whole = client.request("/review.csv")
         week_csv = client.request(f"/review.csv?week={WEEK}")
         bad_week = client.request("/review.csv?week=W47")
     assert page.status == 200
-    assert f"Needs your review <span class=\"muted\">({total:,} items)" in page.text
-    for reason, count in by_reason.items():
-        assert re.search(rf'<h3 data-reason="{reason}">[^<]*<span class="muted">'
-                         rf'\({count:,}\)</span>', page.text), reason
-        if count > 3:
-            assert (f"The oldest 3 of {count:,} are listed here" in page.text), reason
+    assert (f'id="review-count">({len(open_week)} meetings in week {WEEK})' in page.text)
+    assert f'{len(open_week)} meetings need your answer</a>' in page.text  # at the top
+    assert seen == week_ids
     assert f"({followups:,} recent no-shows and cancellations; the latest 2 below)" in page.text
-    assert f"({gaps:,} leads; the first" in page.text
 
-    # the week filter: counts and lists for the week's slots only
     with psycopg.connect(known_db) as conn:
         zone = conn.execute("select report_timezone from reporting.feed_health").fetchone()[0]
         conn.execute("select set_config('TimeZone', %s, false)", (zone,))
-        week_counts = dict(conn.execute(
-            "select reason, count(*) from reporting_private.review_queue"
-            " where start_at >= cast(%s as date) and start_at < cast(%s as date) + 7"
-            " group by reason", ("2026-11-16", "2026-11-16")).fetchall())
-    assert week_counts and sum(week_counts.values()) < total
-    assert (f"Needs your review <span class=\"muted\">({sum(week_counts.values()):,} items)"
-            in week_page.text)
-
+        week_total = conn.execute(
+            "select count(*) from reporting_private.review_queue"
+            " where start_at >= cast(%s as date) and start_at < cast(%s as date) + 7",
+            ("2026-11-16", "2026-11-16")).fetchone()[0]
+    total = fetchall(known_db, "select count(*) from reporting_private.review_queue")[0][0]
     rows = list(csv.DictReader(io.StringIO(whole.text)))
     assert whole.status == 200 and whole.headers["Content-Type"].startswith("text/csv")
     assert len(rows) == total
     assert {r["review_item_id"] for r in rows} == {r[0] for r in fetchall(
         known_db, "select review_item_id from reporting_private.review_queue")}
     week_rows = list(csv.DictReader(io.StringIO(week_csv.text)))
-    assert len(week_rows) == sum(week_counts.values())
+    assert len(week_rows) == week_total
     assert bad_week.status == 400 and "ISO week like" in bad_week.text
+
+
+def test_a_person_in_the_queue_and_the_disagreements_is_shown_once(known_db, tmp_path):
+    both = fetchall(known_db, "select queue.lead_id, queue.review_item_id, crm.reason,"
+                              " to_char(queue.start_at, 'IYYY-\"W\"IW')"
+                              " from reporting_private.review_queue as queue"
+                              " join reporting_private.review_queue as crm"
+                              "   on crm.lead_id = queue.lead_id and crm.reason in"
+                              "   ('crm_missing_booking', 'crm_stale_after_cancel',"
+                              "    'calcom_missing_booking')"
+                              " where queue.reason = any(%s) and queue.start_at is not null"
+                              " order by queue.start_at desc", (list(ANSWER_ORDER),))
+    listed_ids = set(queue_ids(known_db))
+    both = [row for row in both if row[1] in listed_ids]
+    assert both, "the scenario must have a person with both"
+    lead, item, reason, week = both[0]
+    first = reportdata.load_report(known_db, week=week)
+    pages = [first] + [reportdata.load_report(known_db, week=week, review_page=n)
+                       for n in range(1, first.review_pages)]
+    data = next(d for d in pages if item in {i["review_item_id"] for i in d.review})
+    listed = next(i for i in data.review if i["review_item_id"] == item)
+    assert reason in listed["other_reasons"]
+    assert lead not in {g["lead_id"] for g in data.named_gaps}
+    with LiveServer(app_for(known_db, tmp_path)) as live:
+        page = Client(live.url).request(
+            f"/report?week={week}&page={pages.index(data) + 1}")
+    row = re.search(rf'data-review="{re.escape(item)}"(.*?)</li>', page.text, re.S)
+    assert row and "also: " in row.group(1)
+    gaps = page.text.split('id="gaps"')[1]
+    assert listed["contact_name"] not in gaps
+    # a meeting the queue lists for two reasons (no outcome, no lead) is one item
+    twice = fetchall(known_db, "select booking_id, min(review_item_id), max(review_item_id)"
+                               " from reporting_private.review_queue where reason = any(%s)"
+                               " group by booking_id having count(*) > 1",
+                     (list(ANSWER_ORDER),))
+    assert twice, "the scenario must have a meeting listed for two reasons"
+    booking, one, other = twice[0]
+    shown = [i for i in queue_ids(known_db) if i in (one, other)]
+    assert len(shown) == 1
+    week = fetchall(known_db, "select to_char(start_at, 'IYYY-\"W\"IW') from"
+                              " reporting_private.review_queue where review_item_id = %s",
+                    (shown[0],))[0][0]
+    data = reportdata.load_report(known_db, week=week, review_week_only=True)
+    pages = [data] + [reportdata.load_report(known_db, week=week, review_page=n)
+                      for n in range(1, data.review_pages)]
+    items = [i for d in pages for i in d.review if i["booking_id"] == booking]
+    assert [i["review_item_id"] for i in items] == shown
+    hidden_reason = (other if shown[0] == one else one).split(":")[0]
+    assert hidden_reason in items[0]["other_reasons"]
 
 
 def test_review_download_neutralizes_spreadsheet_formulas(known_db, tmp_path):
@@ -566,13 +664,12 @@ def test_marts_from_before_review_counts_still_show_exact_counts(known_db, tmp_p
     the page counts the queue itself instead of going blank."""
     by_reason = dict(fetchall(known_db, "select reason, count(*) from"
                                         " reporting_private.review_queue group by reason"))
-    week_counts = reportdata.load_report(known_db, week=WEEK,
-                                         review_week_only=True).review_counts
+    week_counts = reportdata.load_report(known_db, week=WEEK).review_counts
     with psycopg.connect(known_db) as conn:
         conn.execute("alter table reporting_private.review_counts rename to review_counts_away")
     try:
-        data = reportdata.load_report(known_db, week=WEEK)
-        week_data = reportdata.load_report(known_db, week=WEEK, review_week_only=True)
+        data = reportdata.load_report(known_db, week=WEEK, review_week_only=False)
+        week_data = reportdata.load_report(known_db, week=WEEK)
         with LiveServer(app_for(known_db, tmp_path)) as live:
             page = Client(live.url).request(f"/report?week={WEEK}")
     finally:
@@ -583,5 +680,4 @@ def test_marts_from_before_review_counts_still_show_exact_counts(known_db, tmp_p
     assert data.row is not None and data.host_names  # the rest of the page is there
     assert week_data.review_counts == week_counts
     assert 0 < week_data.review_total < data.review_total
-    assert page.status == 200
-    assert f"({sum(by_reason.values()):,} items)" in page.text
+    assert page.status == 200 and 'id="review-queue"' in page.text

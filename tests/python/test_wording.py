@@ -49,11 +49,54 @@ def test_changes_of_rates_are_percentage_points(value, expected):
     assert w.points(value) == expected
 
 
-def test_a_week_in_progress_is_never_called_better_or_worse():
-    assert w.change_tone(-0.2, lower_is_better=True) == "good"
-    assert w.change_tone(0.2, lower_is_better=True) == "bad"
-    assert w.change_tone(-0.2, lower_is_better=True, in_progress=True) == "neutral"
-    assert w.change_tone(None, lower_is_better=False) == "neutral"
+def test_only_a_clear_change_of_a_complete_week_is_better_or_worse():
+    assert w.change_tone(-0.2, lower_is_better=True, clear=True) == "good"
+    assert w.change_tone(0.2, lower_is_better=True, clear=True) == "bad"
+    assert w.change_tone(0.2, lower_is_better=False, clear=True) == "good"
+    # the same change, within normal variation: grey
+    assert w.change_tone(0.4, lower_is_better=True, clear=False) == "neutral"
+    assert w.change_tone(-0.2, lower_is_better=True, clear=True, in_progress=True) == "neutral"
+    assert w.change_tone(None, lower_is_better=False, clear=False) == "neutral"
+    assert w.change_note(0.4, clear=False) == "within normal variation"
+    assert w.change_note(0.4, clear=True) == "a clear change"
+    assert w.change_note(0.4, clear=True, in_progress=True) == "week not over"
+    assert w.change_note(None, clear=False) == ""
+
+
+@pytest.mark.parametrize("verdict,sentence", [
+    (None, "Too few meetings to tell yet: 0 meetings with a reminder and 0 without"),
+    ({"verdict": "too few meetings", "meetings_reminded": 12, "meetings_not_reminded": 40},
+     "Too few meetings to tell yet: 12 meetings with a reminder and 40 without"),
+    ({"verdict": "lower", "meetings_reminded": 900, "meetings_not_reminded": 940,
+      "difference": Decimal("-0.032"), "difference_low": Decimal("-0.053"),
+      "difference_high": Decimal("-0.011")},
+     "Meetings with a reminder: 3.2 fewer no-shows per 100 (1.1 to 5.3), compared within "
+     "booking lead-time bands, from 1,840 meetings."),
+    ({"verdict": "no clear difference", "meetings_reminded": 30, "meetings_not_reminded": 35,
+      "difference": Decimal("-0.01"), "difference_low": Decimal("-0.2"),
+      "difference_high": Decimal("0.18")},
+     "No clear difference yet: with a reminder, 1.0 fewer no-shows per 100, but anywhere "
+     "from -20.0 to +18.0 is possible"),
+])
+def test_the_reminder_sentence_speaks_from_the_verdict(verdict, sentence):
+    assert sentence in w.reminder_sentence(verdict)
+
+
+def test_one_lost_webhook_figure():
+    synced = {"recent_chains": 40, "api_sync_status": "ok", "webhook_loss_share": 0.225,
+              "incomplete_history_share": 0}
+    assert w.lost_webhooks_line(synced) == (
+        "webhooks missed 22.5% of 40 bookings (the Cal.com sync repaired them)")
+    alone = {"recent_chains": 1, "api_sync_status": "not_configured",
+             "webhook_loss_share": None, "incomplete_history_share": 0.1}
+    assert w.lost_webhooks_line(alone) == (
+        "10% of 1 booking is missing its first webhook")
+    alone["recent_chains"] = 30
+    assert w.lost_webhooks_line(alone) == (
+        "10% of 30 bookings are missing their first webhook")
+    assert w.count_of(0, 0, "meeting") == "no meetings yet"
+    assert w.count_of(2, 5, "meeting with an outcome", "meetings with an outcome") == (
+        "2 of 5 meetings with an outcome")
 
 
 @pytest.mark.parametrize("as_of,state,days_left,label", [

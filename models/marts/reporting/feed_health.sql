@@ -173,11 +173,11 @@ decided as (
         case
             when last_event_at is null then 'no Cal.com event has been received yet'
             when last_event_at < {{ as_of() }} - interval '1 hour' * {{ var('feed_stale_after_hours') }}
-                then 'no Cal.com event in the last {{ var("feed_stale_after_hours") }} hours'
+                then 'no Cal.com event in the last {{ var("feed_stale_after_hours") }} hour{{ "" if var("feed_stale_after_hours") | int == 1 else "s" }}'
             when missing_booking_share > {{ var('feed_max_missing_share') }}
                 then 'too many recent bookings are missing Cal.com events ('
                     || round(100 * missing_booking_share) || '% of the last '
-                    || {{ var('feed_missing_share_lookback_days') }} || ' days)'
+                    || '{{ var("feed_missing_share_lookback_days") }} day{{ "" if var("feed_missing_share_lookback_days") | int == 1 else "s" }})'
         end as status_reason
 
     from measured

@@ -85,6 +85,8 @@ grid as (
         coalesce(lead_metrics.eligible_leads, 0) as eligible_leads,
         coalesce(lead_metrics.booked_leads, 0) as booked_leads,
         lead_metrics.median_hours_to_book,
+        lead_metrics.median_hours_to_book_low,
+        lead_metrics.median_hours_to_book_high,
         coalesce(booking_metrics.bookings_made, 0) as bookings_made,
         coalesce(booking_metrics.rescheduled_bookings, 0) as rescheduled_bookings,
         coalesce(booking_metrics.cancelled_bookings, 0) as cancelled_bookings,
@@ -92,6 +94,9 @@ grid as (
         coalesce(meeting_metrics.upcoming_meetings, 0) as upcoming_meetings,
         coalesce(meeting_metrics.completed_meetings, 0) as completed_meetings,
         coalesce(meeting_metrics.no_shows, 0) as no_shows,
+        -- the no-show rate's denominator: meetings with a known outcome
+        coalesce(meeting_metrics.completed_meetings, 0) + coalesce(meeting_metrics.no_shows, 0)
+            as resolved_meetings,
         coalesce(meeting_metrics.host_no_shows, 0) as host_no_shows,
         coalesce(meeting_metrics.awaiting_outcome, 0) as awaiting_outcome,
         coalesce(meeting_metrics.needs_review, 0) as needs_review
@@ -117,7 +122,7 @@ rates as (
         {{ safe_rate('booked_leads', 'eligible_leads') }} as book_rate,
         {{ safe_rate('rescheduled_bookings', 'bookings_made') }} as reschedule_rate,
         {{ safe_rate('cancelled_bookings', 'bookings_made') }} as cancellation_rate,
-        {{ safe_rate('no_shows', 'completed_meetings + no_shows') }} as no_show_rate,
+        {{ safe_rate('no_shows', 'resolved_meetings') }} as no_show_rate,
         {{ local_midnight('week_start + ' ~ (7 + var('book_window_days')) ) }} > {{ as_of() }}
             as is_book_rate_provisional
 
@@ -133,10 +138,28 @@ with_prior as (
         lag(reschedule_rate) over by_source as prev_reschedule_rate,
         lag(cancellation_rate) over by_source as prev_cancellation_rate,
         lag(no_show_rate) over by_source as prev_no_show_rate,
-        lag(median_hours_to_book) over by_source as prev_median_hours_to_book
+        lag(median_hours_to_book) over by_source as prev_median_hours_to_book,
+        lag(median_hours_to_book_low) over by_source as prev_median_hours_to_book_low,
+        lag(median_hours_to_book_high) over by_source as prev_median_hours_to_book_high,
+        {%- for count in rate_counts() %}
+        lag({{ count }}) over by_source as prev_{{ count }}{{ ',' if not loop.last }}
+        {%- endfor %}
 
     from rates
     window by_source as (partition by lead_source order by week_start)
+
+),
+
+bounds as (
+
+    select
+        *,
+        {{ rate_bounds('book_rate', 'booked_leads', 'eligible_leads') }},
+        {{ rate_bounds('reschedule_rate', 'rescheduled_bookings', 'bookings_made') }},
+        {{ rate_bounds('cancellation_rate', 'cancelled_bookings', 'bookings_made') }},
+        {{ rate_bounds('no_show_rate', 'no_shows', 'resolved_meetings') }}
+
+    from with_prior
 
 ),
 
@@ -149,35 +172,46 @@ final as (
         cast(eligible_leads as integer) as eligible_leads,
         cast(booked_leads as integer) as booked_leads,
         cast(book_rate as numeric) as book_rate,
-        cast(prev_book_rate as numeric) as prev_book_rate,
-        cast(trim_scale(book_rate - prev_book_rate) as numeric) as delta_book_rate,
+        {{ rate_change('book_rate', 'booked_leads', 'eligible_leads') }},
         cast(is_book_rate_provisional as boolean) as is_book_rate_provisional,
         cast(trim_scale(cast(median_hours_to_book as numeric)) as numeric) as median_hours_to_book,
+        cast(trim_scale(cast(median_hours_to_book_low as numeric)) as numeric)
+            as median_hours_to_book_low,
+        cast(trim_scale(cast(median_hours_to_book_high as numeric)) as numeric)
+            as median_hours_to_book_high,
         cast(trim_scale(cast(prev_median_hours_to_book as numeric)) as numeric)
             as prev_median_hours_to_book,
         cast(trim_scale(cast(median_hours_to_book - prev_median_hours_to_book as numeric)) as numeric)
             as delta_median_hours_to_book,
+        -- clear: at least 10 booked leads in each week, and the two medians' 95%
+        -- intervals apart (a conservative rule: docs/metrics.md, "Is a change real?")
+        cast(coalesce(booked_leads >= 10 and prev_booked_leads >= 10 and (
+            median_hours_to_book_low > prev_median_hours_to_book_high
+            or median_hours_to_book_high < prev_median_hours_to_book_low), false) as boolean)
+            as is_median_hours_to_book_change_clear,
         cast(bookings_made as integer) as bookings_made,
         cast(rescheduled_bookings as integer) as rescheduled_bookings,
         cast(reschedule_rate as numeric) as reschedule_rate,
-        cast(prev_reschedule_rate as numeric) as prev_reschedule_rate,
-        cast(trim_scale(reschedule_rate - prev_reschedule_rate) as numeric) as delta_reschedule_rate,
+        {{ rate_change('reschedule_rate', 'rescheduled_bookings', 'bookings_made') }},
         cast(cancelled_bookings as integer) as cancelled_bookings,
         cast(cancellation_rate as numeric) as cancellation_rate,
-        cast(prev_cancellation_rate as numeric) as prev_cancellation_rate,
-        cast(trim_scale(cancellation_rate - prev_cancellation_rate) as numeric) as delta_cancellation_rate,
+        {{ rate_change('cancellation_rate', 'cancelled_bookings', 'bookings_made') }},
         cast(meetings_scheduled as integer) as meetings_scheduled,
         cast(upcoming_meetings as integer) as upcoming_meetings,
         cast(completed_meetings as integer) as completed_meetings,
         cast(no_shows as integer) as no_shows,
+        cast(resolved_meetings as integer) as resolved_meetings,
         cast(host_no_shows as integer) as host_no_shows,
         cast(awaiting_outcome as integer) as awaiting_outcome,
         cast(needs_review as integer) as needs_review,
         cast(no_show_rate as numeric) as no_show_rate,
-        cast(prev_no_show_rate as numeric) as prev_no_show_rate,
-        cast(trim_scale(no_show_rate - prev_no_show_rate) as numeric) as delta_no_show_rate
+        {{ rate_change('no_show_rate', 'no_shows', 'resolved_meetings') }},
+        -- the prior week's counts: last week's "n of N"
+        {%- for count in rate_counts() %}
+        cast(prev_{{ count }} as integer) as prev_{{ count }}{{ ',' if not loop.last }}
+        {%- endfor %}
 
-    from with_prior
+    from bounds
 
 )
 

@@ -5,6 +5,7 @@
     pre_hook="{{ delete_review_scope() }}",
     indexes=[{'columns': ['review_item_id'], 'unique': true},
              {'columns': ['reason', 'since', 'review_item_id']},
+             {'columns': ['start_at desc nulls last', 'review_item_id']},
              {'columns': ['booking_id']}, {'columns': ['lead_id']}],
 ) }}
 {#- Everything that needs an owner: past slots with no outcome evidence, slots that
@@ -109,7 +110,8 @@ items as (
         booking_id,
         lead_id,
         detected_at as since,
-        'CRM says ' || crm_booking_status || ', Cal.com says ' || calcom_state as detail
+        'CRM says ' || {{ plain_state('crm_booking_status') }}
+            || ', Cal.com says ' || {{ plain_state('calcom_state') }} as detail
 
     from gaps
 

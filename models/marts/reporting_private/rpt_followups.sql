@@ -1,4 +1,4 @@
-{{ config(indexes=[{'columns': ['followup_at desc', 'booking_id']}]) }}
+{{ config(indexes=[{'columns': ['start_at desc nulls last', 'booking_id']}]) }}
 {#- Recent no-shows and cancellations to follow up (window: var followup_days), with
     contact details and whether the lead has booked again since. -#}
 with
