@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The test suite on a fresh machine: install, lint, then pytest on two workers (the
-# receiver and its faults, the dbt build with its unit and data tests, the scenario
-# oracle, the pooler, the page in a browser). Needs the PostgreSQL server on
-# 127.0.0.1:5432 (TEST_PG_ADMIN_URL).
+# The test suite on a fresh machine: install, lint (ruff; sqlfluff for the models' SQL),
+# then pytest on two workers (the receiver and its faults, the dbt build with its unit
+# and data tests, the scenario oracle, the pooler, the page in a browser). Needs the
+# PostgreSQL server on 127.0.0.1:5432 (TEST_PG_ADMIN_URL).
 #
 #   scripts/test.sh            everything (CI runs this)
 #   scripts/test.sh --fast     the development loop: unit tests, dbt's unit tests and one
@@ -35,4 +35,7 @@ workers=(-n 2 --dist loadgroup)
 if [ "$fast" = 1 ]; then
     exec .venv/bin/pytest "${workers[@]}" -m "not slow and not browser and not outage" "$@"
 fi
+# the models' SQL (about a minute on two cores; the fast loop leaves it out)
+echo "==> sqlfluff lint models macros tests/data" >&2
+.venv/bin/sqlfluff lint models macros tests/data --processes 2
 exec .venv/bin/pytest "${workers[@]}" --durations=15 "$@"
