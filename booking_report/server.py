@@ -34,11 +34,12 @@ def create_server_app(test_config: dict[str, Any] | None = None):
 
     ``ingest`` and ``report`` never import each other; this module joins them.
     """
+    from booking_report import locks
     from ingest.app import create_app
     from report.web import register as register_report
 
     app = create_app({**web_config_from_env(), **(test_config or {})})
-    register_report(app)
+    register_report(app, refresh_lock_key=locks.REFRESH)
     return app
 
 

@@ -54,7 +54,7 @@ def dbt_environment(dsn: str) -> dict[str, str]:
         "DBT_DO_NOT_TRACK": "1",
         # dbt's file log (logs/dbt.log under the data folder) at its default, debug,
         # writes every statement's SQL and flushes each line: about a tenth of a
-        # refresh's time when the data is small (docs/DECISIONLOG.md). At info it keeps
+        # refresh's time when the data is small (docs/decisions/incremental.md). At info it keeps
         # each node's start, result and time and every error; DBT_LOG_LEVEL_FILE=debug
         # brings the SQL back.
         "DBT_LOG_LEVEL_FILE": os.environ.get("DBT_LOG_LEVEL_FILE") or "info",
@@ -230,7 +230,7 @@ def stale_sources(dsn: str, manifest: dict[str, Any]) -> list[str]:
     past `error_after`, else in warning past `warn_after`. The thresholds are read from
     dbt's manifest of the build that just ran (the sources' yml stays the one place
     they are set); one query per source, 0.02 s, instead of a second dbt invocation,
-    0.56–0.71 s of every refresh even with the project parsed (docs/DECISIONLOG.md)."""
+    0.56–0.71 s of every refresh even with the project parsed (docs/decisions/incremental.md)."""
     stale: list[str] = []
     with psycopg.connect(dsn, autocommit=True, prepare_threshold=None) as conn:
         for node in sorted(manifest.get("sources", {}).values(),

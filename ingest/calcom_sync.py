@@ -2,7 +2,7 @@
 
 Each booking object is stored as the API returned it, one row per distinct body
 (`raw.calcom_api_bookings`), with the time it was fetched: the snapshot states the
-booking's state at that time, and dbt merges it with the webhook events (DESIGN.md,
+booking's state at that time, and dbt merges it with the webhook events (docs/design.md,
 "Recovering missed webhooks"). Each run is one row in `raw.calcom_api_sync_runs`.
 
 Incremental: from the last successful run's high-water marks less an overlap (1 h),

@@ -1,4 +1,4 @@
-{#- Incremental refresh (docs/DECISIONLOG.md, "Incremental refresh"). Every refresh is a
+{#- Incremental refresh (docs/decisions/incremental.md). Every refresh is a
     numbered batch. Staging tables stamp the rows they parse with the batch number; a
     batch is done when `int_refresh_log`, built after every mart, records it. "Changed"
     is every staged row of a batch not yet done, so a build that fails halfway leaves
@@ -138,7 +138,7 @@
 {%- endmacro %}
 
 {#- Raw rows not staged yet, for the `where` of an incremental staging model, found by
-    index from what the last staging recorded (docs/DECISIONLOG.md, "New raw rows by
+    index from what the last staging recorded (docs/decisions/incremental.md, "New raw rows by
     transaction id"):
     - each staged row carries `staged_xmin` (staged_xmin()), the oldest transaction its
       staging statement saw running. A raw row that statement did not see was inserted

@@ -78,7 +78,7 @@
     (nullif(trim({{ text_expr }}), '') is not null and {{ parsed_column }} is null)
 {%- endmacro %}
 
-{#- Order of lifecycle triggers at the same send time (DESIGN.md, Exact rules). -#}
+{#- Order of lifecycle triggers at the same send time (docs/design.md, "Exact rules"). -#}
 {% macro trigger_rank(trigger_expr) -%}
     case {{ trigger_expr }}
         when 'BOOKING_REQUESTED' then 1

@@ -24,16 +24,21 @@
         coalesce(sum(n_bookings) filter (where outcome = 'needs_review'), 0) as needs_review
 {%- endmacro %}
 
-{#- Weekly booking and meeting metrics broken down by one column of fct_bookings, with
-    the rules of rpt_weekly_status's lead-source rows: the same week spine (every week
-    from the first to the last with activity), zero-filled weeks, an `all` row, prior
-    week and deltas, rates null when their denominator is 0. A null value is `unknown`.
-    Lead metrics are not here: a lead has no host or event type. -#}
-{% macro weekly_breakdown(dimension) %}
+{#- The weekly grid, defined once for `rpt_weekly_status` (by lead source, with the lead
+    metrics: `leads=true`) and every breakdown by one column of fct_bookings (host, event
+    type): every week from the first to the last with activity (a breakdown takes the
+    status's weeks), zero-filled weeks, an `all` row, rates null when their denominator is
+    0, the prior week's rates and counts, and each change with its 95% interval
+    (macros/uncertainty.sql). Each metric sits on its own week axis: lead metrics on the
+    lead-created week, booking metrics on the booked week, meeting metrics on the slot
+    week. A null value of the column is `unknown`. Lead metrics are only by lead source:
+    a lead has no host or event type. -#}
+{% macro weekly_breakdown(dimension, leads=false) %}
 with
 
-bookings as (
+bookings as not materialized (
 
+    -- fct_bookings, counted (`n_bookings`: how many fact rows share each row)
     select
         *,
         coalesce(cast({{ dimension }} as text), 'unknown') as dimension_value
@@ -41,13 +46,23 @@ bookings as (
     from {{ ref('int_weekly_booking_counts') }}
 
 ),
+{% if leads %}
+lead_metrics as (
 
-spine as (
+    -- dim_leads, counted per lead-created week and source (and `all`)
+    select
+        week_start,
+        lead_source as dimension_value,
+        eligible_leads,
+        booked_leads,
+        median_hours_to_book,
+        median_hours_to_book_low,
+        median_hours_to_book_high
 
-    select distinct week_start from {{ ref('rpt_weekly_status') }}
+    from {{ ref('int_weekly_lead_counts') }}
 
 ),
-
+{% endif %}
 booking_metrics as (
 
     select
@@ -76,10 +91,41 @@ meeting_metrics as (
     group by grouping sets ((slot_week, dimension_value), (slot_week))
 
 ),
+{% if leads %}
+active_weeks as (
 
+    select week_start from lead_metrics
+    union
+    select week_start from booking_metrics
+    union
+    select week_start from meeting_metrics
+
+),
+
+spine as (
+
+    select cast(week as date) as week_start
+    from generate_series(
+        (select cast(min(week_start) as timestamp) from active_weeks),
+        (select cast(max(week_start) as timestamp) from active_weeks),
+        interval '7 days'
+    ) as series (week)
+
+),
+{% else %}
+spine as (
+
+    select distinct week_start from {{ ref('rpt_weekly_status') }}
+
+),
+{% endif %}
 dimension_values as (
 
     select 'all' as dimension_value
+    {%- if leads %}
+    union
+    select dimension_value from lead_metrics
+    {%- endif %}
     union
     select dimension_value from booking_metrics
     union
@@ -92,6 +138,13 @@ grid as (
     select
         spine.week_start,
         dimension_values.dimension_value,
+        {%- if leads %}
+        coalesce(lead_metrics.eligible_leads, 0) as eligible_leads,
+        coalesce(lead_metrics.booked_leads, 0) as booked_leads,
+        lead_metrics.median_hours_to_book,
+        lead_metrics.median_hours_to_book_low,
+        lead_metrics.median_hours_to_book_high,
+        {%- endif %}
         coalesce(booking_metrics.bookings_made, 0) as bookings_made,
         coalesce(booking_metrics.rescheduled_bookings, 0) as rescheduled_bookings,
         coalesce(booking_metrics.cancelled_bookings, 0) as cancelled_bookings,
@@ -99,6 +152,7 @@ grid as (
         coalesce(meeting_metrics.upcoming_meetings, 0) as upcoming_meetings,
         coalesce(meeting_metrics.completed_meetings, 0) as completed_meetings,
         coalesce(meeting_metrics.no_shows, 0) as no_shows,
+        -- the no-show rate's denominator: meetings with a known outcome
         coalesce(meeting_metrics.completed_meetings, 0) + coalesce(meeting_metrics.no_shows, 0)
             as resolved_meetings,
         coalesce(meeting_metrics.host_no_shows, 0) as host_no_shows,
@@ -107,6 +161,11 @@ grid as (
 
     from spine
     cross join dimension_values
+    {%- if leads %}
+    left join lead_metrics
+        on lead_metrics.week_start = spine.week_start
+        and lead_metrics.dimension_value = dimension_values.dimension_value
+    {%- endif %}
     left join booking_metrics
         on booking_metrics.week_start = spine.week_start
         and booking_metrics.dimension_value = dimension_values.dimension_value
@@ -120,6 +179,11 @@ rates as (
 
     select
         *,
+        {%- if leads %}
+        {{ safe_rate('booked_leads', 'eligible_leads') }} as book_rate,
+        {{ local_midnight('week_start + ' ~ (7 + var('book_window_days')) ) }} > {{ as_of() }}
+            as is_book_rate_provisional,
+        {%- endif %}
         {{ safe_rate('rescheduled_bookings', 'bookings_made') }} as reschedule_rate,
         {{ safe_rate('cancelled_bookings', 'bookings_made') }} as cancellation_rate,
         {{ safe_rate('no_shows', 'resolved_meetings') }} as no_show_rate
@@ -132,10 +196,16 @@ with_prior as (
 
     select
         *,
+        {%- if leads %}
+        lag(book_rate) over by_value as prev_book_rate,
+        lag(median_hours_to_book) over by_value as prev_median_hours_to_book,
+        lag(median_hours_to_book_low) over by_value as prev_median_hours_to_book_low,
+        lag(median_hours_to_book_high) over by_value as prev_median_hours_to_book_high,
+        {%- endif %}
         lag(reschedule_rate) over by_value as prev_reschedule_rate,
         lag(cancellation_rate) over by_value as prev_cancellation_rate,
         lag(no_show_rate) over by_value as prev_no_show_rate,
-        {%- for count in rate_counts(with_leads=false) %}
+        {%- for count in rate_counts(with_leads=leads) %}
         lag({{ count }}) over by_value as prev_{{ count }}{{ ',' if not loop.last }}
         {%- endfor %}
 
@@ -148,6 +218,9 @@ bounds as (
 
     select
         *,
+        {%- if leads %}
+        {{ rate_bounds('book_rate', 'booked_leads', 'eligible_leads') }},
+        {%- endif %}
         {{ rate_bounds('reschedule_rate', 'rescheduled_bookings', 'bookings_made') }},
         {{ rate_bounds('cancellation_rate', 'cancelled_bookings', 'bookings_made') }},
         {{ rate_bounds('no_show_rate', 'no_shows', 'resolved_meetings') }}
@@ -162,6 +235,28 @@ final as (
         cast(week_start as date) as week_start,
         cast(dimension_value as text) as {{ dimension }},
         cast(to_char(week_start, 'IYYY-"W"IW') as text) as iso_week,
+        {%- if leads %}
+        cast(eligible_leads as integer) as eligible_leads,
+        cast(booked_leads as integer) as booked_leads,
+        cast(book_rate as numeric) as book_rate,
+        {{ rate_change('book_rate', 'booked_leads', 'eligible_leads') }},
+        cast(is_book_rate_provisional as boolean) as is_book_rate_provisional,
+        cast(trim_scale(cast(median_hours_to_book as numeric)) as numeric) as median_hours_to_book,
+        cast(trim_scale(cast(median_hours_to_book_low as numeric)) as numeric)
+            as median_hours_to_book_low,
+        cast(trim_scale(cast(median_hours_to_book_high as numeric)) as numeric)
+            as median_hours_to_book_high,
+        cast(trim_scale(cast(prev_median_hours_to_book as numeric)) as numeric)
+            as prev_median_hours_to_book,
+        cast(trim_scale(cast(median_hours_to_book - prev_median_hours_to_book as numeric)) as numeric)
+            as delta_median_hours_to_book,
+        -- clear: at least 10 booked leads in each week, and the two medians' 95%
+        -- intervals apart (a conservative rule: docs/metrics.md, "Is a change real?")
+        cast(coalesce(booked_leads >= 10 and prev_booked_leads >= 10 and (
+            median_hours_to_book_low > prev_median_hours_to_book_high
+            or median_hours_to_book_high < prev_median_hours_to_book_low), false) as boolean)
+            as is_median_hours_to_book_change_clear,
+        {%- endif %}
         cast(bookings_made as integer) as bookings_made,
         cast(rescheduled_bookings as integer) as rescheduled_bookings,
         cast(reschedule_rate as numeric) as reschedule_rate,
@@ -179,7 +274,8 @@ final as (
         cast(needs_review as integer) as needs_review,
         cast(no_show_rate as numeric) as no_show_rate,
         {{ rate_change('no_show_rate', 'no_shows', 'resolved_meetings') }},
-        {%- for count in rate_counts(with_leads=false) %}
+        -- the prior week's counts: last week's "n of N"
+        {%- for count in rate_counts(with_leads=leads) %}
         cast(prev_{{ count }} as integer) as prev_{{ count }}{{ ',' if not loop.last }}
         {%- endfor %}
 

@@ -3,7 +3,7 @@
 Opening a connection costs more than most of the page's reads of the marts, and the
 page opened two per view (its data; whether a refresh is running). At 1M leads the
 data of one view took 35-39 ms with a new connection and 20-22 ms with a kept one
-(docs/DECISIONLOG.md). Each server thread now keeps one connection per database URL
+(docs/decisions/incremental.md). Each server thread now keeps one connection per database URL
 and session options, and lends it out again:
 
 - before it is lent, one empty statement checks that it still works; a connection

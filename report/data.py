@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -39,16 +40,6 @@ GAPS_SHOWN = 200
 # a review item's slot starts in the week that starts on the date given twice; local
 # midnights in the session's timezone, which _use_report_timezone sets to the report's
 SLOT_IN_WEEK = "start_at >= cast(%s as date) and start_at < cast(%s as date) + 7"
-
-HEADLINES = [
-    # key, label, kind, lower is better
-    ("book_rate", "Book rate", "rate", False),
-    ("no_show_rate", "No-show rate", "rate", True),
-    ("reschedule_rate", "Reschedule rate", "rate", True),
-    ("cancellation_rate", "Cancellation rate", "rate", True),
-    ("median_hours_to_book", "Median time to book", "hours", True),
-]
-
 
 class ReportError(ValueError):
     """Bad input (week, source) or marts that are not built yet."""
@@ -397,17 +388,27 @@ REVIEW_CSV_COLUMNS = ["review_item_id", "reason", "since", "start_at", "contact_
                       "detail"]
 
 
-def _csv_cell(value: Any) -> Any:
-    """A CSV cell a spreadsheet shows as text: names and emails come from booking forms,
-    and a cell starting with = + - @ (or a tab or carriage return) would be run as a
-    formula, so it gets a leading apostrophe (OWASP's CSV-injection advice)."""
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """The one CSV cell writer (the review download, the terminal's CSV): a spreadsheet
+    shows it as text. Names and emails come from public booking forms, and a cell
+    starting with = + - @ (or a tab or carriage return) would run as a formula, so it
+    gets a leading apostrophe (OWASP's CSV-injection advice); numbers stay numbers,
+    decimals keep 4 places at most, times are ISO 8601."""
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal | float):
+        return format(round(Decimal(str(value)), 4).normalize(), "f")
+    if isinstance(value, int):
+        return value
     if isinstance(value, datetime):
         return value.isoformat()
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
 def review_queue_csv(dsn: str, *, reporting: str = "reporting",
@@ -430,7 +431,7 @@ def review_queue_csv(dsn: str, *, reporting: str = "reporting",
             cur.itersize = 2000
             cur.execute(query, (week, week) if week else ())
             for row in cur:
-                writer.writerow([_csv_cell(v) for v in row])
+                writer.writerow([csv_cell(v) for v in row])
                 if buffer.tell() > 64 * 1024:
                     yield buffer.getvalue()
                     buffer.seek(0)
@@ -554,27 +555,6 @@ def as_float(value: Any) -> float | None:
     if value is None:
         return None
     return float(value)
-
-
-def fmt_rate(value: Any) -> str:
-    number = as_float(value)
-    return "—" if number is None else f"{100 * number:.1f}%"
-
-
-def fmt_hours(value: Any) -> str:
-    """Always hours (one unit on every surface)."""
-    from report.wording import hours
-
-    return hours(value)
-
-
-def fmt_delta(value: Any, kind: str) -> str:
-    number = as_float(value)
-    if number is None:
-        return "—"
-    if kind == "rate":
-        return f"{100 * number:+.1f} pts"
-    return f"{number:+.1f} h"
 
 
 def recovery_line(feed: dict[str, Any] | None) -> str | None:

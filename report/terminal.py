@@ -11,7 +11,7 @@ from typing import Any
 
 from report.data import (
     ReportData,
-    fmt_rate,
+    csv_cell,
     headline_cards,
     recovery_line,
     reminder_reading,
@@ -23,6 +23,7 @@ from report.wording import (
     is_small_sample,
     lost_webhooks_line,
     outcome_label,
+    percent,
     plural,
     refusals_line,
     source_label,
@@ -74,25 +75,6 @@ CSV_COLUMNS = ["week_start", "iso_week", "lead_source", "eligible_leads", "booke
                "upcoming_meetings", "completed_meetings", "no_shows", "host_no_shows",
                "awaiting_outcome", "needs_review", "no_show_rate", "prev_no_show_rate",
                "delta_no_show_rate"]
-
-
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: Any) -> Any:
-    """A cell a spreadsheet cannot run: text starting like a formula gets a leading
-    apostrophe (numbers stay numbers); rates and other decimals keep 4 places at most."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Decimal | float):
-        rounded = round(Decimal(str(value)), 4).normalize()
-        return format(rounded, "f")
-    if isinstance(value, int):
-        return value
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
 def as_csv(data: ReportData) -> str:
@@ -209,11 +191,11 @@ def as_text(data: ReportData) -> str:
     source_rows = [["source", "eligible", "booked", "book rate", "bookings", "meetings",
                     "no-show rate"]]
     for r in data.breakdown:
-        book = fmt_rate(r["book_rate"]) + (" (small)" if is_small_sample(r["eligible_leads"])
+        book = percent(r["book_rate"]) + (" (small)" if is_small_sample(r["eligible_leads"])
                                            else "")
         resolved = int(r["completed_meetings"] or 0) + int(r["no_shows"] or 0)
         no_show = CONFIRM if data.fallback else (
-            fmt_rate(r["no_show_rate"]) + (" (small)" if is_small_sample(resolved) else ""))
+            percent(r["no_show_rate"]) + (" (small)" if is_small_sample(resolved) else ""))
         source_rows.append([r["lead_source"], f"{r['eligible_leads']:,}",
                             f"{r['booked_leads']:,}", book, f"{r['bookings_made']:,}",
                             f"{r['meetings_scheduled']:,}", no_show])

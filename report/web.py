@@ -26,7 +26,6 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from booking_report import locks
 from report import data as reportdata
 from report import wording
 from report.chart import trend_svg
@@ -114,7 +113,10 @@ def safe_filename(text: str) -> str:
 
 
 def refresh_state() -> dict[str, Any]:
-    classid, objid = locks.pg_locks_key(locks.REFRESH)
+    # the refresh's advisory lock, as pg_locks shows a bigint key: given by whoever
+    # registers the page (the report package imports nothing of the CLI's)
+    key = int(current_app.config["REFRESH_LOCK_KEY"])
+    classid, objid = key >> 32, key & 0xFFFFFFFF
     try:
         with page_connection(_dsn(), settings=reportdata.READ_SETTINGS,
                              connect_timeout=3) as conn:
@@ -252,7 +254,10 @@ def start_refresh():
     return redirect(back + joiner + "refresh=started", code=303)
 
 
-def register(app) -> None:
+def register(app, *, refresh_lock_key: int) -> None:
+    """The page on ``app``; ``refresh_lock_key``: the advisory lock a running refresh
+    holds ("Refresh now" says a refresh is running while it is held)."""
+    app.config["REFRESH_LOCK_KEY"] = refresh_lock_key
     app.register_blueprint(bp)
     for code in (400, 401, 403, 404, 405, 413, 429, 503):
         app.register_error_handler(code, error_page)

@@ -5,7 +5,7 @@ what the outside world would send: Cal.com webhook bodies (with duplicates, shuf
 arrival, reschedules through REQUESTED, no-show un-marks, dropped webhooks, flat
 MEETING_ENDED bodies) and one CRM snapshot (with spelling variants and lag).
 
-``Scenario.expected()`` is the oracle: it applies DESIGN.md's rules to what the
+``Scenario.expected()`` is the oracle: it applies docs/design.md's rules to what the
 generator *knows* (each chain's true path and which of its events were delivered),
 independently of the SQL, and returns what the marts must say.
 """

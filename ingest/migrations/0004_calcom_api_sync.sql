@@ -24,7 +24,7 @@ create table if not exists raw.calcom_api_bookings (
     snapshot_id      bigint generated always as identity primary key,
     sync_run_id      bigint not null references raw.calcom_api_sync_runs (sync_run_id),
     booking_uid      text,
-    -- the snapshot states the booking's state at this time (DESIGN.md)
+    -- the snapshot states the booking's state at this time (docs/design.md)
     fetched_at       timestamptz not null,
     api_version      text not null,
     raw_body         bytea not null,

@@ -39,7 +39,7 @@ matches as (
 
 leads as (
 
-    select * from {{ ref('stg_crm__leads') }}
+    select * from {{ ref('int_crm_leads') }}
 
 ),
 

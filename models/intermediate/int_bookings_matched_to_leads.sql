@@ -30,7 +30,7 @@ leads as not materialized (
 
     -- read through its indexes (lead_id, lead_email) for the chains in scope, never
     -- copied whole
-    select * from {{ ref('stg_crm__leads') }}
+    select * from {{ ref('int_crm_leads') }}
 
 ),
 

@@ -64,7 +64,7 @@ chain_counts as (
 
 ),
 
--- each gap type is judged on its own (DESIGN.md, Exact rules). The grace clock starts
+-- each gap type is judged on its own (docs/design.md, "Exact rules"). The grace clock starts
 -- at the later of the CRM row's change and the chain's latest Cal.com event; an
 -- owner's confirmation moves it for outcome_conflict only.
 

@@ -1,6 +1,6 @@
 {#- Every stored Cal.com delivery, with the reason it is kept out of the booking chains
     (`feed_problem`), or null when it is usable. Bad data never stops a refresh and
-    never vanishes (DESIGN.md): an event that cannot be read or placed is listed in
+    never vanishes (docs/design.md): an event that cannot be read or placed is listed in
     `reporting.feed_problems` instead of failing a model or silently dropping out.
     PING and triggers this project does not use (calcom_triggers) are neither chain
     events nor problems. -#}

@@ -1,5 +1,5 @@
 """What analysts and BI tools get: documented columns (in dbt and as Postgres comments),
-hosts and event types in the marts, the README's example queries, a connection URL and
+hosts and event types in the marts, the documented example queries, a connection URL and
 the dbt docs."""
 
 from __future__ import annotations
@@ -93,14 +93,13 @@ def test_hosts_event_types_locations_and_cancellers_reach_the_marts(known_db):
     assert by_host == [(4,)]  # three hosts and `all`
 
 
-def readme_sql() -> list[str]:
-    text = (REPO / "README.md").read_text()
-    section = text.split("## For analysts and BI tools", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```sql\n(.*?)```", section, re.S)
+def analyst_sql() -> list[str]:
+    text = (REPO / "docs" / "analysts.md").read_text()
+    return re.findall(r"```sql\n(.*?)```", text, re.S)
 
 
-def test_the_readme_analyst_queries_run_and_answer(known_db):
-    queries = readme_sql()
+def test_the_documented_analyst_queries_run_and_answer(known_db):
+    queries = analyst_sql()
     assert len(queries) == 4
     with psycopg.connect(known_db) as conn:
         for query in queries:

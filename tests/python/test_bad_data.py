@@ -1,4 +1,4 @@
-"""Bad data never stops a refresh and never vanishes (DESIGN.md, Exact rules).
+"""Bad data never stops a refresh and never vanishes (docs/design.md, "Bad data").
 
 End to end: a built database, then poisoned but correctly signed deliveries through
 the real receiver; the next refresh must succeed, list every problem in

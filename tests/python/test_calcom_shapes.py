@@ -4,7 +4,7 @@ POSTed to the real receiver, loaded with a CRM export, refreshed by dbt; then th
 Cal.com API (the stand-in, serving the fixture's API objects) synced twice and
 refreshed again. One module-scoped build; each test reads one row of the story.
 
-The rows (docs/metrics.md, "Seats, payments, series"; docs/DECISIONLOG.md, "Real
+The rows (docs/metrics.md, "Seats, payments, series"; docs/decisions/booking-state.md, "Real
 Cal.com"): a seat's cancellation cancels that seat only; a paid or confirmed booking
 keeps the lead id of its first statement; a chain survives a lost middle reschedule
 with rootBookingUid, and a confirmed reschedule links by it; "cancel all remaining" of

@@ -1,5 +1,5 @@
 """Incremental refresh is exact: after every append, the incremental marts equal a full
-refresh of the same data (docs/DECISIONLOG.md, "Incremental refresh").
+refresh of the same data (docs/decisions/incremental.md).
 
 Two databases receive the same random sequence of appends (webhook bodies in shuffled
 chunks, CRM snapshots, Cal.com API snapshots, owner confirmations) with an as_of that

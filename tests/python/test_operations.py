@@ -34,8 +34,8 @@ from booking_report.transform import run_dbt, stale_sources
 from ingest.db import init_db
 from ingest.store import parse_body, store_event
 from report import web
-from report.data import ReportData
-from report.terminal import as_csv, csv_cell
+from report.data import ReportData, csv_cell
+from report.terminal import as_csv
 from webauth import hash_password
 
 DEAD = "postgresql://postgres@127.0.0.1:1/nowhere"

@@ -15,7 +15,7 @@ with
 
 leads as (
 
-    select * from {{ ref('stg_crm__leads') }}
+    select * from {{ ref('int_crm_leads') }}
     {% if is_incremental() %}
     where lead_id in (select lead_id from {{ ref('int_changed_leads') }})
     {% endif %}

@@ -1,4 +1,4 @@
-{#- Kept incrementally (docs/DECISIONLOG.md, "Incremental refresh"): a batch rewrites the
+{#- Kept incrementally (docs/decisions/incremental.md): a batch rewrites the
     chains whose outcome it decided again, and removes chains merged into another. -#}
 {{ config(
     materialized='incremental',
@@ -42,7 +42,7 @@ matches as (
 
 leads as (
 
-    select * from {{ ref('stg_crm__leads') }}
+    select * from {{ ref('int_crm_leads') }}
 
 ),
 

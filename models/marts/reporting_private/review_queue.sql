@@ -71,7 +71,7 @@ gaps as (
 
 leads as not materialized (
 
-    select * from {{ ref('stg_crm__leads') }}
+    select * from {{ ref('int_crm_leads') }}
 
 ),
 

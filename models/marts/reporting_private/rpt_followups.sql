@@ -17,7 +17,7 @@ chains as not materialized (
 
 leads as (
 
-    select * from {{ ref('stg_crm__leads') }}
+    select * from {{ ref('int_crm_leads') }}
 
 ),
 

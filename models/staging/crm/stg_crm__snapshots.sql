@@ -1,5 +1,5 @@
 {#- One row per CRM snapshot loaded, stamped with the refresh batch that first saw it
-    (macros/incremental.sql): which snapshots `stg_crm__leads` has not applied yet. -#}
+    (macros/incremental.sql): which snapshots `int_crm_leads` has not applied yet. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',

@@ -2,5 +2,5 @@
 -- `unknown`). Add the spelling to seeds/crm_status_map.csv.
 {{ config(severity='warn') }}
 select lead_id, crm_booking_status_raw, crm_lead_status_raw
-from {{ ref('stg_crm__leads') }}
+from {{ ref('int_crm_leads') }}
 where has_unmapped_status

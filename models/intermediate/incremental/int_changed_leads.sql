@@ -5,7 +5,7 @@
     Empty in a --full-refresh, which rebuilds every lead. -#}
 {{ config(materialized='table', indexes=[{'columns': ['lead_id'], 'unique': true}]) }}
 
--- depends_on: {{ ref('stg_crm__leads') }}
+-- depends_on: {{ ref('int_crm_leads') }}
 -- depends_on: {{ ref('int_changed_matches') }}
 -- depends_on: {{ ref('int_bookings_matched_to_leads') }}
 -- depends_on: {{ ref('int_booking_outcomes') }}
@@ -17,7 +17,7 @@ touched as (
     {% if flags.FULL_REFRESH %}
     select cast(null as text) as lead_id where false
     {% else %}
-    select lead_id from {{ ref('stg_crm__leads') }} where {{ is_changed() }}
+    select lead_id from {{ ref('int_crm_leads') }} where {{ is_changed() }}
 
     union
 

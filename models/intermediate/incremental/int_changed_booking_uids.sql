@@ -1,4 +1,4 @@
-{#- Incremental refresh, step 1 (docs/decisions/incremental.md): the Cal.com uids a batch
+{#- Incremental refresh, step 1 (docs/design.md, "Incremental refresh"): the Cal.com uids a batch
     changes. Every uid with a webhook event or an API snapshot staged since the last
     completed batch, the uids those name as their predecessor, root or successor, and
     the predecessor each of them (or each of their seats) had before (a link can move).

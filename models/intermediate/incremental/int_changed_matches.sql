@@ -16,7 +16,7 @@ with
 changed_leads as (
 
     select lead_id, lead_email
-    from {{ ref('stg_crm__leads') }}
+    from {{ ref('int_crm_leads') }}
     where {{ is_changed() }}
     {% if not incremental %}
       and false

@@ -2,7 +2,7 @@
     `crm_status_map` seed. A lead missing from a newer snapshot keeps its last row. A
     status is dated by the first snapshot of the run of snapshots that showed it.
 
-    One row per lead, kept incrementally (docs/DECISIONLOG.md, "Incremental refresh"):
+    One row per lead, kept incrementally (docs/decisions/incremental.md):
     a refresh applies only the snapshots loaded since the last one, to the leads whose
     row changed, on top of their current row (its status and the time that status was
     first seen). A lead is rebuilt from all its snapshots only when a snapshot arrives
