@@ -78,21 +78,6 @@
     (nullif(trim({{ text_expr }}), '') is not null and {{ parsed_column }} is null)
 {%- endmacro %}
 
-{#- Order of lifecycle triggers at the same send time (docs/design.md, "Exact rules"). -#}
-{% macro trigger_rank(trigger_expr) -%}
-    case {{ trigger_expr }}
-        when 'BOOKING_REQUESTED' then 1
-        when 'BOOKING_CREATED' then 2
-        when 'BOOKING_RESCHEDULED' then 3
-        when 'BOOKING_NO_SHOW_UPDATED' then 4
-        when 'AFTER_GUESTS_CAL_VIDEO_NO_SHOW' then 4
-        when 'AFTER_HOSTS_CAL_VIDEO_NO_SHOW' then 4
-        when 'BOOKING_CANCELLED' then 5
-        when 'BOOKING_REJECTED' then 6
-        else 7
-    end
-{%- endmacro %}
-
 {#- Normalize a free-text status for the seed lookup: lower case, punctuation and
     runs of spaces folded to one space. -#}
 {% macro status_key(text_expr) -%}

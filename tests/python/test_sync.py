@@ -20,7 +20,8 @@ from oracle import mismatches
 from reportkit import Client
 
 from booking_report.demo.landing import load_crm, load_manual_outcomes, store_bodies
-from booking_report.demo.scenario import _has_delivered_creation, _webhook_state, generate
+from booking_report.demo.oracle import has_delivered_creation, webhook_state
+from booking_report.demo.scenario import generate
 from booking_report.demo.standin import StandinServer, create_standin
 from booking_report.refresh import refresh
 from booking_report.server import create_server_app
@@ -84,12 +85,12 @@ def test_after_the_sync_the_marts_equal_the_truth_again(seed, version, timezone,
         # accepted whatever its seats do; a session never empties here)
         plain = [chain for chain in sc.chains if chain.session is None]
         revealed = sum(1 for chain in plain for uid in chain.uids
-                       if not _has_delivered_creation(chain, uid)) + sum(
+                       if not has_delivered_creation(chain, uid)) + sum(
             1 for session in sc.sessions
-            if not any(_has_delivered_creation(seat, seat.root_uid) for seat in session.seats))
+            if not any(has_delivered_creation(seat, seat.root_uid) for seat in session.seats))
         changed = sum(1 for chain in plain
-                      if _has_delivered_creation(chain, chain.uids[-1])
-                      and _webhook_state(chain, chain.uids[-1]) != chain.state)
+                      if has_delivered_creation(chain, chain.uids[-1])
+                      and webhook_state(chain, chain.uids[-1]) != chain.state)
         assert (summary.revealed_bookings, summary.revealed_changes) == (revealed, changed)
         assert revealed > 0 and changed > 0
         assert summary.pages >= 2  # pagination crossed pages
