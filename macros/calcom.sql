@@ -18,3 +18,31 @@
 {% macro calcom_uid(uid) -%}
     split_part({{ uid }}, '#seat-', 1)
 {%- endmacro %}
+
+{#- One row per attendee of a Cal.com booking object (webhook body or API booking),
+    in the order Cal.com lists them: `attendee.value` and `attendee.ordinality`. A body
+    without an attendee array yields no rows. -#}
+{% macro explode_attendees(booking) -%}
+    cross join lateral jsonb_array_elements(
+        case
+            when jsonb_typeof({{ booking }} -> 'attendees') = 'array'
+                then {{ booking }} -> 'attendees'
+            else '[]'::jsonb
+        end
+    ) with ordinality as attendee (value, ordinality)
+{%- endmacro %}
+
+{#- The texts every attendee carries, trimmed (the email lower-cased), blank as null:
+    `sent_email`, `sent_name` (bounded later, macros/bounds.sql). -#}
+{% macro attendee_texts(attendee) -%}
+    nullif(lower(trim({{ attendee }} ->> 'email')), '') as sent_email,
+    nullif(trim({{ attendee }} ->> 'name'), '') as sent_name
+{%- endmacro %}
+
+{#- A JSON flag that is true or false when Cal.com says so, null otherwise. -#}
+{% macro json_flag(value) -%}
+    case {{ value }}
+        when 'true' then true
+        when 'false' then false
+    end
+{%- endmacro %}

@@ -35,3 +35,10 @@
         else coalesce(replace({{ state }}, '_', ' '), 'nothing')
     end
 {%- endmacro %}
+
+{#- Who to contact about a booking: the CRM's lead when the booking is matched to one,
+    else the person who booked (the follow-up list and the review queue say the same). -#}
+{% macro contact_details(leads, booker) -%}
+    cast(coalesce({{ leads }}.lead_name, {{ booker }}.booker_name) as text) as contact_name,
+    cast(coalesce({{ leads }}.lead_email, {{ booker }}.booker_email) as text) as contact_email
+{%- endmacro %}

@@ -110,8 +110,7 @@ final as (
     select
         cast(recent.booking_id as text) as booking_id,
         cast(recent.lead_id as text) as lead_id,
-        cast(coalesce(leads.lead_name, recent.booker_name) as text) as contact_name,
-        cast(coalesce(leads.lead_email, recent.booker_email) as text) as contact_email,
+        {{ contact_details('leads', 'recent') }},
         cast(recent.lead_source as text) as lead_source,
         cast(recent.outcome as text) as outcome,
         cast(recent.start_at as timestamptz) as start_at,

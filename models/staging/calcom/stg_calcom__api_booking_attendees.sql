@@ -39,13 +39,7 @@ attendees as (
         attendee.value as attendee
 
     from source
-    cross join lateral jsonb_array_elements(
-        case
-            when jsonb_typeof(source.payload -> 'attendees') = 'array'
-                then source.payload -> 'attendees'
-            else '[]'::jsonb
-        end
-    ) with ordinality as attendee (value, ordinality)
+    {{ explode_attendees('source.payload') }}
 
 ),
 
@@ -65,10 +59,7 @@ renamed as (
         -- (each seat is booked with its own ?metadata[leadId]=…)
         {{ bounded('sent_seat_uid', 'uid') }} as seat_uid,
         {{ bounded('sent_seat_lead_id', 'lead_id') }} as seat_metadata_lead_id,
-        case attendee ->> 'absent'
-            when 'true' then true
-            when 'false' then false
-        end as is_absent,
+        {{ json_flag("attendee ->> 'absent'") }} as is_absent,
         length(sent_email) > {{ text_limit('email') }}
             or length(sent_name) > {{ text_limit('name') }}
             or length(sent_seat_uid) > {{ text_limit('uid') }}
@@ -81,8 +72,7 @@ renamed as (
     from (
         select
             *,
-            nullif(lower(trim(attendee ->> 'email')), '') as sent_email,
-            nullif(trim(attendee ->> 'name'), '') as sent_name,
+            {{ attendee_texts('attendee') }},
             nullif(trim(attendee ->> 'seatUid'), '') as sent_seat_uid,
             nullif(trim(attendee -> 'metadata' ->> '{{ var("lead_id_metadata_key") }}'), '')
                 as sent_seat_lead_id

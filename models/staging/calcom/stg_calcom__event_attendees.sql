@@ -57,13 +57,7 @@ attendees as (
         enveloped.body_sha256
 
     from enveloped
-    cross join lateral jsonb_array_elements(
-        case
-            when jsonb_typeof(enveloped.booking -> 'attendees') = 'array'
-                then enveloped.booking -> 'attendees'
-            else '[]'::jsonb
-        end
-    ) with ordinality as attendee (value, ordinality)
+    {{ explode_attendees('enveloped.booking') }}
 
 ),
 
@@ -81,10 +75,7 @@ renamed as (
         {{ bounded('sent_name', 'name') }} as attendee_name,
         -- the attendee's seat on a seated booking (Person.bookingSeat)
         {{ bounded('sent_seat_uid', 'uid') }} as seat_uid,
-        case attendee ->> 'noShow'
-            when 'true' then true
-            when 'false' then false
-        end as is_no_show,
+        {{ json_flag("attendee ->> 'noShow'") }} as is_no_show,
         length(sent_email) > {{ text_limit('email') }}
             or length(sent_name) > {{ text_limit('name') }}
             or length(sent_seat_uid) > {{ text_limit('uid') }} as is_oversized,
@@ -97,8 +88,7 @@ renamed as (
     from (
         select
             *,
-            nullif(lower(trim(attendee ->> 'email')), '') as sent_email,
-            nullif(trim(attendee ->> 'name'), '') as sent_name,
+            {{ attendee_texts('attendee') }},
             nullif(trim(attendee -> 'bookingSeat' ->> 'referenceUid'), '') as sent_seat_uid
         from attendees
     ) as texts
