@@ -23,18 +23,22 @@ without moving the high-water marks, and a re-run is harmless (the body hash ded
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from ingest.calcom_api import CalcomApi, CalcomApiError
 from ingest.db import connect
+
+TRIGGERS_SEED = Path(__file__).resolve().parent.parent / "seeds" / "calcom_triggers.csv"
 
 log = logging.getLogger("booking_report.ingest.calcom_sync")
 
@@ -115,6 +119,22 @@ def plan(conn: psycopg.Connection, *, now: datetime, since: datetime | None,
     return "incremental", passes
 
 
+def lifecycle_triggers(seed: Path = TRIGGERS_SEED) -> dict[str, list]:
+    """The webhook triggers that state a booking's lifecycle, read from the seed the
+    models read (seeds/calcom_triggers.csv): one vocabulary for SQL and the sync."""
+    with seed.open(newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["lifecycle_state"]]
+    if not rows:
+        raise ValueError(f"{seed} names no lifecycle trigger")
+    return {"triggers": [row["trigger_event"] for row in rows],
+            "states": [row["lifecycle_state"] for row in rows],
+            "creations": [row["is_creation"] == "true" for row in rows]}
+
+
+LIFECYCLE_TRIGGERS = lifecycle_triggers()
+
+# the bookings a sync run revealed (no creation webhook) and those whose state Cal.com
+# reports differently from the last lifecycle webhook
 REVEALED = """
 with new_snapshots as (
     select distinct on (booking_uid)
@@ -126,37 +146,30 @@ with new_snapshots as (
             when payload ->> 'status' is not null then 'pending'
         end as api_state
     from raw.calcom_api_bookings
-    where sync_run_id = %s and booking_uid is not null
+    where sync_run_id = %(run_id)s and booking_uid is not null
     order by booking_uid, snapshot_id desc
 ),
 lifecycle_webhooks as (
     select
         coalesce(payload -> 'payload' ->> 'uid', payload ->> 'uid') as booking_uid,
-        trigger_event,
+        triggers.lifecycle_state,
+        triggers.is_creation,
         payload ->> 'createdAt' as sent_text,
         body_sha256
-    from raw.calcom_webhook_events
-    where trigger_event in ('BOOKING_CREATED', 'BOOKING_REQUESTED', 'BOOKING_RESCHEDULED',
-                            'BOOKING_CANCELLED', 'BOOKING_REJECTED',
-                            'BOOKING_PAYMENT_INITIATED', 'BOOKING_PAID')
-      and payload is not null
+    from raw.calcom_webhook_events as events
+    join unnest(%(triggers)s::text[], %(states)s::text[], %(creations)s::boolean[])
+        as triggers (trigger_event, lifecycle_state, is_creation)
+        on triggers.trigger_event = events.trigger_event
+    where payload is not null
       -- a seat's cancellation is not its booking's (the booking stays accepted)
-      and not (trigger_event = 'BOOKING_CANCELLED' and coalesce(
+      and not (triggers.lifecycle_state = 'cancelled' and coalesce(
                jsonb_typeof(payload -> 'payload' -> 'seatsPerTimeSlot') = 'number', false))
 ),
 webhook_state as (
     select distinct on (booking_uid)
         booking_uid,
-        case trigger_event
-            when 'BOOKING_REQUESTED' then 'pending'
-            when 'BOOKING_PAYMENT_INITIATED' then 'pending'
-            when 'BOOKING_CANCELLED' then 'cancelled'
-            when 'BOOKING_REJECTED' then 'rejected'
-            else 'accepted'
-        end as webhook_state,
-        bool_or(trigger_event in ('BOOKING_CREATED', 'BOOKING_REQUESTED',
-                                  'BOOKING_RESCHEDULED', 'BOOKING_PAYMENT_INITIATED'))
-            over (partition by booking_uid) as has_creation
+        lifecycle_state as webhook_state,
+        bool_or(is_creation) over (partition by booking_uid) as has_creation
     from lifecycle_webhooks
     where booking_uid in (select booking_uid from new_snapshots)
     order by booking_uid, sent_text desc, body_sha256 desc
@@ -205,7 +218,7 @@ def sync(dsn: str, api: CalcomApi, *, since: datetime | None = None, full: bool 
                           message[:2000], run_id))
             raise SyncFailed(message) from exc
         summary.revealed_bookings, summary.revealed_changes = conn.execute(
-            REVEALED, (run_id,)).fetchone()
+            REVEALED, {"run_id": run_id, **LIFECYCLE_TRIGGERS}).fetchone()
         conn.execute("update raw.calcom_api_sync_runs set finished_at = %s,"
                      " status = 'succeeded', pages = %s, bookings_seen = %s,"
                      " new_snapshots = %s, high_water_updated_at = %s,"

@@ -26,7 +26,7 @@ from booking_report.demo.standin import StandinServer, create_standin
 from booking_report.refresh import refresh
 from booking_report.server import create_server_app
 from ingest.calcom_api import ApiKeyRefused, CalcomApi, MalformedPage, UnsupportedVersion
-from ingest.calcom_sync import SyncFailed, sync
+from ingest.calcom_sync import TRIGGERS_SEED, SyncFailed, lifecycle_triggers, sync
 from ingest.db import init_db
 
 AS_OF = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -389,3 +389,27 @@ def test_the_key_is_not_logged(raw_db, caplog):
     with StandinServer(app) as standin:
         sync(raw_db, api_for(standin.url, "2026-05-01"), now=lambda: AS_OF)
     assert caplog.records and KEY not in caplog.text
+
+
+def test_the_sync_reads_the_trigger_vocabulary_the_models_read(tmp_path):
+    """One vocabulary: the sync's lifecycle states come from seeds/calcom_triggers.csv,
+    the seed the models join, so a trigger added there is known to both."""
+    vocabulary = lifecycle_triggers()
+    assert dict(zip(vocabulary["triggers"], vocabulary["states"], strict=True)) == {
+        "BOOKING_REQUESTED": "pending", "BOOKING_PAYMENT_INITIATED": "pending",
+        "BOOKING_CREATED": "accepted", "BOOKING_PAID": "accepted",
+        "BOOKING_RESCHEDULED": "accepted", "BOOKING_CANCELLED": "cancelled",
+        "BOOKING_REJECTED": "rejected"}
+    created = {t for t, c in zip(vocabulary["triggers"], vocabulary["creations"], strict=True)
+               if c}
+    assert created == {"BOOKING_REQUESTED", "BOOKING_PAYMENT_INITIATED", "BOOKING_CREATED",
+                       "BOOKING_RESCHEDULED"}
+    # a trigger added to the seed is the sync's too
+    grown = tmp_path / "calcom_triggers.csv"
+    grown.write_text(TRIGGERS_SEED.read_text()
+                     + "BOOKING_SOMETHING_NEW,2,accepted,true,false,false\n")
+    assert "BOOKING_SOMETHING_NEW" in lifecycle_triggers(grown)["triggers"]
+    empty = tmp_path / "empty.csv"
+    empty.write_text(TRIGGERS_SEED.read_text().splitlines()[0] + "\n")
+    with pytest.raises(ValueError, match="no lifecycle trigger"):
+        lifecycle_triggers(empty)
