@@ -16,46 +16,31 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from devtools.cluster import Cluster
+from devtools.net import SlowClients, start_serve, stop_serve
+from devtools.pg import create_database, drop_database
+from ingest.db import init_db
+from ingest.signature import sign
 
-from devtools.cluster import Cluster  # noqa: E402
-from devtools.net import free_port, wait_healthy  # noqa: E402
-from ingest.db import init_db  # noqa: E402
-from ingest.signature import sign  # noqa: E402
-
-ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SECRET = "bench-secret"
 
 
 def serve(dsn: str, spool_dir: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = dict(os.environ, DATABASE_URL=dsn, CALCOM_WEBHOOK_SECRETS=SECRET,
-               BOOKING_REPORT_SPOOL_DIR=str(spool_dir))
-    proc = subprocess.Popen([sys.executable, "-m", "booking_report.cli", "serve", "--port",
-                             str(port)], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    wait_healthy(url, proc)
-    return proc, url
+    return start_serve({"DATABASE_URL": dsn, "CALCOM_WEBHOOK_SECRETS": SECRET,
+                        "BOOKING_REPORT_SPOOL_DIR": str(spool_dir)},
+                       statuses=(200,), output=False)
 
 
 def deliver(url: str, body: bytes) -> tuple[int, float]:
@@ -94,40 +79,8 @@ def latency_line(label: str, results: list[tuple[int, float]]) -> str:
             f"max {1000 * max(times):.1f} ms")
 
 
-def slow_clients(port: int, count: int, stop: threading.Event) -> threading.Thread:
-    socks: list[tuple[socket.socket, bytes]] = []
-    for i in range(count):
-        sock = socket.create_connection(("127.0.0.1", port))
-        if i % 2:
-            sock.sendall(b"POST /webhooks/calcom HTTP/1.1\r\nHost: x\r\nContent-Length: 100000"
-                         b"\r\nContent-Type: application/json\r\n\r\n")
-            socks.append((sock, b"x" * 100000))
-        else:
-            socks.append((sock, b""))  # connects, sends nothing
-
-    def trickle():
-        position = 0
-        while not stop.wait(1.0):
-            for sock, data in socks:
-                if position < len(data):
-                    try:
-                        sock.send(data[position:position + 1])
-                    except OSError:
-                        pass
-            position += 1
-        for sock, _ in socks:
-            sock.close()
-
-    thread = threading.Thread(target=trickle, daemon=True)
-    thread.start()
-    return thread
-
-
 def bench_slow_clients(slow: int) -> None:
-    name = f"brbench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    dsn = make_conninfo(ADMIN, dbname=name)
+    dsn = create_database("brbench")
     proc = None
     try:
         init_db(dsn)
@@ -135,22 +88,18 @@ def bench_slow_clients(slow: int) -> None:
             proc, url = serve(dsn, Path(tmp) / "spool")
             with ThreadPoolExecutor(4) as pool:
                 calm = list(pool.map(lambda b: deliver(url, b), bodies(300, "calm")))
-            stop = threading.Event()
-            thread = slow_clients(int(url.rsplit(":", 1)[1]), slow, stop)
-            time.sleep(2)
-            with ThreadPoolExecutor(4) as pool:
-                busy = list(pool.map(lambda b: deliver(url, b), bodies(300, "busy")))
-            stop.set()
-            thread.join(10)
+            # half idle, half sending a 100 kB body a byte a second
+            with SlowClients(int(url.rsplit(":", 1)[1]), idle=slow - slow // 2,
+                             slow_body=slow // 2, interval=1.0, body_size=100_000):
+                time.sleep(2)
+                with ThreadPoolExecutor(4) as pool:
+                    busy = list(pool.map(lambda b: deliver(url, b), bodies(300, "busy")))
         print(latency_line("slow clients: none open      ", calm))
         print(latency_line(f"slow clients: {slow} open     ", busy))
     finally:
         if proc:
-            proc.terminate()
-            proc.wait(timeout=20)
-        with psycopg.connect(ADMIN, autocommit=True) as conn:
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(
-                sql.Identifier(name)))
+            stop_serve(proc)
+        drop_database(dsn)
 
 
 def bench_outage(seconds: float) -> None:
@@ -203,8 +152,7 @@ def bench_outage(seconds: float) -> None:
                   "(no new traffic; the receiver drained by itself)")
     finally:
         if proc:
-            proc.terminate()
-            proc.wait(timeout=20)
+            stop_serve(proc)
         cluster.destroy()
 
 

@@ -21,12 +21,9 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from bench.measure import run_cli  # noqa: E402
-from booking_report.demo.landing import write_jsonl  # noqa: E402
-from booking_report.demo.scenario import generate  # noqa: E402
+from bench.measure import run_cli
+from booking_report.demo.landing import write_jsonl
+from booking_report.demo.scenario import generate
 
 ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -10,33 +10,22 @@ throwaway database on TEST_PG_ADMIN_URL's server (default 127.0.0.1:5432) and dr
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import statistics
-import subprocess
-import sys
 import time
 import urllib.request
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from booking_report.demo.landing import load_crm
+from booking_report.demo.scenario import generate
+from booking_report.refresh import refresh
+from devtools.net import start_serve, stop_serve
+from devtools.pg import create_database, database_name, drop_database
+from ingest.db import init_db
+from ingest.signature import sign
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from booking_report.demo.landing import load_crm  # noqa: E402
-from booking_report.demo.scenario import generate  # noqa: E402
-from booking_report.refresh import refresh  # noqa: E402
-from devtools.net import free_port, wait_healthy  # noqa: E402
-from ingest.db import init_db  # noqa: E402
-from ingest.signature import sign  # noqa: E402
-
-ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SECRET = "bench-secret"
 
 
@@ -45,22 +34,15 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=1500)
     parser.add_argument("--weeks", type=int, default=12)
     args = parser.parse_args()
-    name = f"brbench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    dsn = make_conninfo(ADMIN, dbname=name)
+    dsn = create_database("brbench")
+    name = database_name(dsn)
     proc = None
     try:
         init_db(dsn)
         sc = generate(2026, as_of=datetime(2026, 11, 23, 12, tzinfo=UTC), leads=args.leads,
                       weeks=args.weeks)
-        port = free_port()
-        env = dict(os.environ, DATABASE_URL=dsn, CALCOM_WEBHOOK_SECRETS=SECRET)
-        proc = subprocess.Popen([sys.executable, "-m", "booking_report.cli", "serve",
-                                 "--port", str(port)], env=env, cwd=REPO,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}"
-        wait_healthy(url, proc)
+        proc, url = start_serve({"DATABASE_URL": dsn, "CALCOM_WEBHOOK_SECRETS": SECRET},
+                                statuses=(200,), output=False)
         latencies: list[float] = []
 
         def send(body: bytes) -> int:
@@ -96,11 +78,8 @@ def main() -> None:
         print(f"peak RSS of this process (dbt runs in it): {rss:.0f} MiB")
     finally:
         if proc:
-            proc.terminate()
-            proc.wait(timeout=20)
-        with psycopg.connect(ADMIN, autocommit=True) as conn:
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(
-                sql.Identifier(conninfo_to_dict(dsn)["dbname"])))
+            stop_serve(proc)
+        drop_database(dsn)
 
 
 if __name__ == "__main__":

@@ -38,12 +38,11 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from bench.measure import run_cli
+from bench.scale_data import DEFAULT_CACHE, WEEKS, ensure, sent_at
+from devtools.net import free_port, wait_healthy
 
-from bench.measure import run_cli  # noqa: E402
-from bench.scale_data import DEFAULT_CACHE, WEEKS, ensure, sent_at  # noqa: E402
-from devtools.net import free_port, wait_healthy  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TARGETS = {"full build (s)": 120, "1-day refresh (s)": 15, "/report p95 (ms)": 100,

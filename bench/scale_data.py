@@ -13,16 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from booking_report.demo.landing import crm_csv_text  # noqa: E402
-from booking_report.demo.scenario import generate  # noqa: E402
+from booking_report.demo.landing import crm_csv_text
+from booking_report.demo.scenario import generate
 
 AS_OF = datetime(2026, 11, 23, 12, tzinfo=UTC)
 WEEKS = 14
