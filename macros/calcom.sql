@@ -46,3 +46,23 @@
         when 'false' then false
     end
 {%- endmacro %}
+
+{#- The columns both attendee staging models share, from `sent_uid`, `sent_email`,
+    `sent_name`, `sent_seat_uid`, `attendee_position` and `attendee_count`, each text
+    bounded (macros/bounds.sql). -#}
+{% macro attendee_columns() -%}
+    {{ bounded('sent_uid', 'uid') }} as booking_uid,
+    cast(attendee_position as integer) as attendee_position,
+    attendee_position = attendee_count as is_last_attendee,
+    {{ bounded('sent_email', 'email') }} as attendee_email,
+    {{ bounded('sent_name', 'name') }} as attendee_name,
+    -- the attendee's seat on a seated booking
+    {{ bounded('sent_seat_uid', 'uid') }} as seat_uid
+{%- endmacro %}
+
+{#- True when one of those texts was longer than its limit (and so set to null). -#}
+{% macro attendee_is_oversized() -%}
+    length(sent_email) > {{ text_limit('email') }}
+    or length(sent_name) > {{ text_limit('name') }}
+    or length(sent_seat_uid) > {{ text_limit('uid') }}
+{%- endmacro %}

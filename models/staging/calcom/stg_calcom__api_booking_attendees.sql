@@ -48,21 +48,13 @@ renamed as (
     select
         ---------- ids (null when longer than their limit, macros/bounds.sql)
         snapshot_id,
-        {{ bounded('sent_uid', 'uid') }} as booking_uid,
-        cast(attendee_position as integer) as attendee_position,
-        attendee_position = attendee_count as is_last_attendee,
 
-        ---------- attendee
-        {{ bounded('sent_email', 'email') }} as attendee_email,
-        {{ bounded('sent_name', 'name') }} as attendee_name,
-        -- a seated booking's attendee: the seat's uid, and the seat's own metadata
-        -- (each seat is booked with its own ?metadata[leadId]=…)
-        {{ bounded('sent_seat_uid', 'uid') }} as seat_uid,
+        ---------- the booking, the attendee and their seat
+        {{ attendee_columns() }},
+        -- a seat's own metadata (each seat is booked with its own ?metadata[leadId]=…)
         {{ bounded('sent_seat_lead_id', 'lead_id') }} as seat_metadata_lead_id,
         {{ json_flag("attendee ->> 'absent'") }} as is_absent,
-        length(sent_email) > {{ text_limit('email') }}
-            or length(sent_name) > {{ text_limit('name') }}
-            or length(sent_seat_uid) > {{ text_limit('uid') }}
+        {{ attendee_is_oversized() }}
             or length(sent_seat_lead_id) > {{ text_limit('lead_id') }} as is_oversized,
 
         ---------- snapshot

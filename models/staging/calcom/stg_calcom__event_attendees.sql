@@ -66,19 +66,11 @@ renamed as (
     select
         ---------- ids (null when longer than their limit, macros/bounds.sql)
         event_id,
-        {{ bounded('sent_uid', 'uid') }} as booking_uid,
-        cast(attendee_position as integer) as attendee_position,
-        attendee_position = attendee_count as is_last_attendee,
 
-        ---------- attendee
-        {{ bounded('sent_email', 'email') }} as attendee_email,
-        {{ bounded('sent_name', 'name') }} as attendee_name,
-        -- the attendee's seat on a seated booking (Person.bookingSeat)
-        {{ bounded('sent_seat_uid', 'uid') }} as seat_uid,
+        ---------- the booking, the attendee and their seat (Person.bookingSeat)
+        {{ attendee_columns() }},
         {{ json_flag("attendee ->> 'noShow'") }} as is_no_show,
-        length(sent_email) > {{ text_limit('email') }}
-            or length(sent_name) > {{ text_limit('name') }}
-            or length(sent_seat_uid) > {{ text_limit('uid') }} as is_oversized,
+        {{ attendee_is_oversized() }} as is_oversized,
 
         ---------- event
         trigger_event,
