@@ -258,6 +258,44 @@ def cmd_refresh(args) -> int:
     return 0 if outcome.build.success else EXIT_FAILED
 
 
+def cmd_refresh_worker(args) -> int:
+    """Refreshes on request, for the page's "Refresh now": each line on stdin starts one
+    (as `refresh --no-wait` would), answered with one JSON line on stdout when it is done.
+    dbt stays imported and the project parsed between requests, so a refresh costs the
+    build only (docs/decisions/incremental.md). Ends at the end of stdin (the page went
+    away) or after --idle-seconds without a request. Summaries go to stderr."""
+    import json
+    import select
+    import time
+
+    from booking_report.transform import MANIFESTS, warm_up
+
+    protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # whatever prints goes to the log
+    warm_up()
+    request = argparse.Namespace(as_of=None, force=False, var=None, full_refresh=False,
+                                 unit_tests=False, no_sync=False, no_wait=True)
+    while True:
+        readable, _, _ = select.select([sys.stdin], [], [], args.idle_seconds)
+        if not readable:
+            print(f"refresh worker: idle for {args.idle_seconds:g} s, ending", file=sys.stderr)
+            return 0
+        if not sys.stdin.readline():
+            return 0
+        started = time.monotonic()
+        try:
+            status = run_command(cmd_refresh, request)
+        except Exception as exc:  # noqa: BLE001 - one failed refresh must not end the worker
+            log.exception("refresh failed")
+            status, error = EXIT_FAILED, str(exc)
+        else:
+            error = None
+        sys.stdout.flush()
+        protocol.write(json.dumps({"status": status, "error": error,
+                                   "seconds": round(time.monotonic() - started, 3),
+                                   "parses": MANIFESTS.parses}) + "\n")
+
+
 def cmd_sync_calcom(args) -> int:
     from booking_report import sync as calsync
     from booking_report.database import resolve
@@ -503,6 +541,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit at once if another refresh is running (default: wait for it)")
     p.set_defaults(func=cmd_refresh)
 
+    p = sub.add_parser("refresh-worker",
+                       help="refreshes on request from stdin, dbt kept loaded (the page's "
+                            "\"Refresh now\" starts one)")
+    p.add_argument("--idle-seconds", type=float, default=900,
+                   help="end after this long without a request (default 900)")
+    p.set_defaults(func=cmd_refresh_worker)
+
     p = sub.add_parser("sync-calcom", help="read bookings from Cal.com's API v2 (GET only) to "
                                           "repair what webhooks missed")
     p.add_argument("--since", metavar="YYYY-MM-DD",
@@ -585,6 +630,14 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     if args.database:
         os.environ["BOOKING_REPORT_DATABASE"] = args.database
+    try:
+        return run_command(args.func, args)
+    except KeyboardInterrupt:
+        return 130
+
+
+def run_command(func, args) -> int:
+    """A command's exit status; its expected errors as one line on stderr."""
     import psycopg
 
     from booking_report.database import DatabaseError, unreachable_message
@@ -592,15 +645,13 @@ def main(argv: list[str] | None = None) -> int:
     from ingest.app import ConfigError
 
     try:
-        return args.func(args)
+        return func(args)
     except (UsageError, DatabaseError, ConfigError, DigestUsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except psycopg.OperationalError as exc:
         print(f"error: {unreachable_message(exc)}", file=sys.stderr)
         return EXIT_UNREACHABLE
-    except KeyboardInterrupt:
-        return 130
 
 
 if __name__ == "__main__":

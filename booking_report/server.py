@@ -22,6 +22,15 @@ def web_config_from_env(environ: dict[str, str] | None = None) -> dict[str, Any]
                       ("REPORTING_PRIVATE_SCHEMA", "BOOKING_REPORT_REPORTING_PRIVATE_SCHEMA")]:
         if env.get(name):
             cfg[key] = env[name]
+    idle = env.get("BOOKING_REPORT_REFRESH_WORKER_IDLE_SECONDS", "").strip()
+    if idle:
+        try:
+            cfg["REFRESH_WORKER_IDLE_SECONDS"] = float(idle)
+        except ValueError:
+            from ingest.app import ConfigError
+
+            raise ConfigError("BOOKING_REPORT_REFRESH_WORKER_IDLE_SECONDS must be a number "
+                             f"of seconds, not {idle!r}") from None
     if flag("BOOKING_REPORT_REQUIRE_LOGIN"):
         cfg["REQUIRE_LOGIN"] = True
     if flag("BOOKING_REPORT_ALLOW_INSECURE_COOKIES"):

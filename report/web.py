@@ -5,10 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import subprocess
-import sys
-import threading
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +26,7 @@ from report import data as reportdata
 from report import wording
 from report.chart import trend_svg
 from report.connections import page_connection
+from report.refresher import RefreshWorker
 from report.terminal import as_csv, render
 from webauth import check_csrf, item_anchor, login_required
 
@@ -89,15 +86,10 @@ def error_page(exc: HTTPException):
                            message=exc.description), code
 
 
-# the refresh this server started last (one process serves the page): reaped by a
-# thread so it never lingers as a zombie, and "running" from the moment it starts
-_child_lock = threading.Lock()
-_child: subprocess.Popen | None = None
-
-
-def _child_running() -> bool:
-    with _child_lock:
-        return _child is not None and _child.poll() is None
+def refresh_worker() -> RefreshWorker:
+    """This app's refresh worker ("running" from the moment it is asked until it
+    answers): one per app, so two apps in one process never share one."""
+    return current_app.extensions["refresh_worker"]
 
 
 def _same_view(target: str | None) -> str:
@@ -128,7 +120,7 @@ def refresh_state() -> dict[str, Any]:
                 (classid, objid)).fetchone()[0]
     except psycopg.Error:
         running = False
-    return {"running": running or _child_running()}
+    return {"running": running or refresh_worker().running}
 
 
 @bp.get("/")
@@ -227,27 +219,22 @@ def review_csv():
 @bp.post("/refresh")
 @login_required
 def start_refresh():
-    """Start `booking-report refresh --no-wait` in the background and answer at once."""
-    global _child
+    """Ask the refresh worker for a refresh (started on the first press, kept with dbt
+    loaded: report/refresher.py) and answer at once."""
     check_csrf()
     back = _same_view(request.form.get("return_to"))
     joiner = "&" if "?" in back else "?"
     wants_json = _wants_json()
-    if refresh_state()["running"]:
+    started = False
+    if not refresh_state()["running"]:
+        env = dict(os.environ, DATABASE_URL=current_app.config["DATABASE_URL"])
+        log_path = Path(current_app.config.get("DATA_DIR", ".data")) / "refresh.log"
+        started = refresh_worker().request(env, log_path, idle_seconds=float(
+            current_app.config.get("REFRESH_WORKER_IDLE_SECONDS", 900)))
+    if not started:
         if wants_json:
             return jsonify({"status": "already-running"}), 409
         return redirect(back + joiner + "refresh=already-running", code=303)
-    log_dir = Path(current_app.config.get("DATA_DIR", ".data"))
-    log_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, DATABASE_URL=current_app.config["DATABASE_URL"])
-    with _child_lock, open(log_dir / "refresh.log", "ab") as logfile:
-        logfile.write(f"\n--- refresh requested {datetime.now().isoformat()}\n".encode())
-        logfile.flush()
-        _child = subprocess.Popen(
-            [sys.executable, "-m", "booking_report.cli", "refresh", "--no-wait"],
-            env=env, stdout=logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True)
-        threading.Thread(target=_child.wait, name="refresh-reaper", daemon=True).start()
     log.info("refresh started from the page")
     if wants_json:
         return jsonify({"status": "started"}), 202
@@ -258,6 +245,7 @@ def register(app, *, refresh_lock_key: int) -> None:
     """The page on ``app``; ``refresh_lock_key``: the advisory lock a running refresh
     holds ("Refresh now" says a refresh is running while it is held)."""
     app.config["REFRESH_LOCK_KEY"] = refresh_lock_key
+    app.extensions["refresh_worker"] = RefreshWorker()
     app.register_blueprint(bp)
     for code in (400, 401, 403, 404, 405, 413, 429, 503):
         app.register_error_handler(code, error_page)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import statistics
 import threading
 import time
@@ -251,42 +252,86 @@ def timed_delivery(url: str, body: bytes) -> float:
 
 
 @pytest.mark.slow
-def test_refresh_now_keeps_the_view_reaps_its_child_and_clears_when_done(known_db, tmp_path):
+def test_refresh_now_keeps_the_view_and_reuses_its_worker_until_idle(known_db, tmp_path):
+    """"Refresh now" asks a long-lived worker: the second press is served by the same
+    process without parsing the project again; after its idle time the worker ends by
+    itself and is reaped, and the next press starts another."""
+    app = create_server_app({"DATABASE_URL": known_db, "CALCOM_WEBHOOK_SECRETS": [SECRET],
+                             "SPOOL_DIR": str(tmp_path / "spool"), "DATA_DIR": str(tmp_path),
+                             "REFRESH_WORKER_IDLE_SECONDS": 4})
+    worker = app.extensions["refresh_worker"]
+    log = tmp_path / "refresh.log"
+    try:
+        with LiveServer(app) as live:
+            client = Client(live.url)
+            view = "/report?week=2026-W46&source=ads"
+            token = client.csrf(view)
+            page = client.request(view)
+            assert 'name="return_to" value="/report?week=2026-W46&amp;source=ads"' in page.text
+            first = client.request("/refresh", {"csrf_token": token,
+                                                "return_to": "/report?week=2026-W46&source=ads"})
+            assert first.status == 303
+            assert first.headers["Location"].startswith("/report?week=2026-W46&source=ads&refresh=")
+            pid = worker.pid
+            assert pid is not None
+            second = client.request("/refresh", {"csrf_token": token, "return_to": view})
+            assert "refresh=already-running" in second.headers["Location"]
+            running = client.request(first.headers["Location"])
+            assert '<meta http-equiv="refresh"' in running.text
+            assert "A refresh is already running" in client.request(
+                second.headers["Location"]).text
+            assert worker.wait(240), log.read_text()[-2000:]
+            assert worker.last["status"] == 0, log.read_text()[-2000:]
+            assert worker.last["parses"] == 1
+            done = client.request(first.headers["Location"])
+            assert "Refresh finished" in done.text
+            assert '<meta http-equiv="refresh"' not in done.text
+            assert 'id="refresh-running"' not in done.text
+            # the next press: the same process, the project not parsed again
+            again = client.request("/refresh", {"csrf_token": token,
+                                                "return_to": "//evil.example"})
+            assert again.headers["Location"].startswith("/report?refresh=")
+            assert worker.pid == pid
+            assert worker.wait(240) and worker.last["status"] == 0, log.read_text()[-2000:]
+            assert worker.last["parses"] == 1
+            # idle: it ends by itself and is reaped (no zombie left under the server)
+            assert wait_for(lambda: worker.pid is None, 30)
+            assert wait_for(lambda: not os.path.exists(f"/proc/{pid}"), 5)
+            text = log.read_text()
+            assert text.count("refresh succeeded") == 2
+            assert "idle for 4 s, ending" in text
+            # and the next press starts another
+            third = client.request("/refresh", {"csrf_token": token, "return_to": view})
+            assert "refresh=started" in third.headers["Location"]
+            assert worker.pid not in (None, pid)
+            assert worker.wait(240) and worker.last["status"] == 0, log.read_text()[-2000:]
+    finally:
+        worker.stop()
+
+
+def test_a_worker_that_dies_mid_refresh_is_reaped_and_replaced(known_db, tmp_path):
     app = create_server_app({"DATABASE_URL": known_db, "CALCOM_WEBHOOK_SECRETS": [SECRET],
                              "SPOOL_DIR": str(tmp_path / "spool"), "DATA_DIR": str(tmp_path)})
-    with LiveServer(app) as live:
-        client = Client(live.url)
-        view = "/report?week=2026-W46&source=ads"
-        token = client.csrf(view)
-        page = client.request(view)
-        assert 'name="return_to" value="/report?week=2026-W46&amp;source=ads"' in page.text
-        first = client.request("/refresh", {"csrf_token": token,
-                                            "return_to": "/report?week=2026-W46&source=ads"})
-        assert first.status == 303
-        assert first.headers["Location"].startswith("/report?week=2026-W46&source=ads&refresh=")
-        child = web._child
-        assert child is not None
-        second = client.request("/refresh", {"csrf_token": token, "return_to": view})
-        assert "refresh=already-running" in second.headers["Location"]
-        running = client.request(first.headers["Location"])
-        assert '<meta http-equiv="refresh"' in running.text
-        assert "A refresh is already running" in client.request(
-            second.headers["Location"]).text
-        deadline = time.monotonic() + 240
-        while child.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert child.returncode == 0, (tmp_path / "refresh.log").read_text()[-2000:]
-        # reaped: no zombie left behind under the server
-        assert wait_for(lambda: not os.path.exists(f"/proc/{child.pid}"), 5)
-        done = client.request(first.headers["Location"])
-        assert "Refresh finished" in done.text
-        assert '<meta http-equiv="refresh"' not in done.text
-        assert 'id="refresh-running"' not in done.text
-        assert client.request("/refresh", {"csrf_token": token, "return_to": "//evil.example"}
-                              ).headers["Location"].startswith("/report?refresh=")
-        deadline = time.monotonic() + 240
-        while web._child.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.5)
+    worker = app.extensions["refresh_worker"]
+    try:
+        with LiveServer(app) as live:
+            client = Client(live.url)
+            token = client.csrf("/report")
+            assert "refresh=started" in client.request(
+                "/refresh", {"csrf_token": token}).headers["Location"]
+            pid = worker.pid
+            os.kill(pid, signal.SIGKILL)
+            assert worker.wait(30)
+            assert worker.last["error"] == "the worker ended"
+            assert wait_for(lambda: not os.path.exists(f"/proc/{pid}"), 5)
+            assert 'id="refresh-running"' not in client.request("/report").text
+            assert "refresh=started" in client.request(
+                "/refresh", {"csrf_token": token}).headers["Location"]
+            assert worker.pid not in (None, pid)
+            assert worker.wait(240) and worker.last["status"] == 0, (
+                tmp_path / "refresh.log").read_text()[-2000:]
+    finally:
+        worker.stop()
 
 
 # ------------------------------------------------------------------ CSV

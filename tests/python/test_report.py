@@ -337,9 +337,10 @@ def test_confirmation_csrf_bad_value_and_success(known_db, tmp_path):
 @pytest.mark.slow
 def test_refresh_now_runs_in_the_background_under_the_lock(templates, target_dir, tmp_path):
     dsn = built_database(templates, target_dir, seed=12)
+    app = app_for(dsn, tmp_path)
     try:
         before = fetchall(dsn, "select built_at from reporting.feed_health")[0][0]
-        with LiveServer(app_for(dsn, tmp_path)) as live:
+        with LiveServer(app) as live:
             client = Client(live.url)
             token = client.csrf("/report")
             started = time.monotonic()
@@ -365,6 +366,7 @@ def test_refresh_now_runs_in_the_background_under_the_lock(templates, target_dir
                 time.sleep(1)
             assert after > before, (tmp_path / "refresh.log").read_text()
     finally:
+        app.extensions["refresh_worker"].stop()
         drop_database(dsn)
 
 
