@@ -30,6 +30,9 @@ from ingest.calcom_api import CalcomApi
 from ingest.calcom_sync import sync
 from ingest.db import init_db
 
+# two dbt builds and two syncs in the module's fixture (once per worker)
+pytestmark = pytest.mark.slow
+
 AS_OF = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 FIRST_SYNC = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 SECRET = "shapes-secret"

@@ -309,6 +309,7 @@ def test_refresh_now_keeps_the_view_and_reuses_its_worker_until_idle(known_db, t
         worker.stop()
 
 
+@pytest.mark.slow
 def test_a_worker_that_dies_mid_refresh_is_reaped_and_replaced(known_db, tmp_path):
     app = create_server_app({"DATABASE_URL": known_db, "CALCOM_WEBHOOK_SECRETS": [SECRET],
                              "SPOOL_DIR": str(tmp_path / "spool"), "DATA_DIR": str(tmp_path)})
