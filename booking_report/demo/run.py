@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
 from psycopg import sql
@@ -55,13 +56,17 @@ def demo_database(server_dsn: str) -> str:
     return make_conninfo(server_dsn, dbname=DEMO_DB)
 
 
-def start_receiver(dsn: str, port: int) -> subprocess.Popen:
+def start_receiver(dsn: str, port: int, log_path: Path) -> subprocess.Popen:
+    """`serve` for the demo, its log (a line per delivery) in ``log_path``: a pipe
+    nobody reads would fill after a few hundred deliveries and stop the receiver."""
     env = dict(os.environ, DATABASE_URL=dsn, CALCOM_WEBHOOK_SECRETS=DEMO_SECRET)
     env.pop("BOOKING_REPORT_DATABASE", None)  # the URL already names the demo database
-    return subprocess.Popen(
-        [sys.executable, "-m", "booking_report.cli", "serve", "--host", "127.0.0.1",
-         "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w", encoding="utf-8") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "booking_report.cli", "serve", "--host", "127.0.0.1",
+             "--port", str(port)],
+            env=env, stdout=subprocess.DEVNULL, stderr=log, text=True)
 
 
 def run_demo(*, seed: int, leads: int, weeks: int, as_of: str | None,
@@ -81,10 +86,16 @@ def run_demo(*, seed: int, leads: int, weeks: int, as_of: str | None,
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    say(f"starting the webhook receiver on {url}")
-    proc = start_receiver(dsn, port)
+    folder = data_dir() / "demo"
+    receiver_log = folder / "receiver.log"
+    say(f"starting the webhook receiver on {url} (its log: {receiver_log})")
+    proc = start_receiver(dsn, port, receiver_log)
     try:
-        wait_healthy(url, proc)
+        try:
+            wait_healthy(url, proc)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}{receiver_log.read_text(encoding='utf-8')[-3000:]}"
+                               ) from None
         say(f"sending {len(scenario.bodies)} signed Cal.com deliveries (shuffled, with "
             "duplicates); some are lost on purpose, as Cal.com loses them (the report "
             "says how many bookings that touched)")
@@ -103,8 +114,6 @@ def run_demo(*, seed: int, leads: int, weeks: int, as_of: str | None,
         except subprocess.TimeoutExpired:
             proc.kill()
 
-    folder = data_dir() / "demo"
-    folder.mkdir(parents=True, exist_ok=True)
     csv_path = folder / "crm_leads.csv"
     csv_path.write_text(crm_csv_text(scenario), encoding="utf-8")
     rows = read_csv(csv_path, mapping={}, tz=zone("UTC"))

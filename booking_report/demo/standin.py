@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 VERSIONS = ("2026-05-01", "2024-08-13")
 RATE_LIMIT, RATE_WINDOW, RATE_BLOCK = 120, 60.0, 60.0
@@ -162,12 +162,18 @@ def create_standin(bookings: Callable[[], list[dict[str, Any]]], *, api_key: str
     return app
 
 
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs) -> None:
+        """The stand-in's requests are not news (the sync prints its own progress)."""
+
+
 class StandinServer:
     """The stand-in on 127.0.0.1 in a thread: ``with StandinServer(app) as api: api.url``."""
 
     def __init__(self, app: Flask):
         self.app = app
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.server = make_server("127.0.0.1", 0, app, threaded=True,
+                                  request_handler=_QuietHandler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever,
                                        kwargs={"poll_interval": 0.05}, daemon=True)
