@@ -262,7 +262,7 @@ def cmd_refresh_worker(args) -> int:
     """Refreshes on request, for the page's "Refresh now": each line on stdin starts one
     (as `refresh --no-wait` would), answered with one JSON line on stdout when it is done.
     dbt stays imported and the project parsed between requests, so a refresh costs the
-    build only (docs/decisions/incremental.md). Ends at the end of stdin (the page went
+    build only (docs/decisions/page.md). Ends at the end of stdin (the page went
     away) or after --idle-seconds without a request. Summaries go to stderr."""
     import json
     import select

@@ -2,7 +2,7 @@
 
 Started on the first press and kept while presses keep coming, so dbt is imported and
 the project parsed once, not on every press (a fresh `refresh` process spends about
-half of a small refresh on that: docs/decisions/incremental.md). The worker is a child
+half of a small refresh on that: docs/decisions/page.md). The worker is a child
 process, not a thread of the server: dbt never runs inside the process that receives
 Cal.com's webhooks. One line on its stdin starts a refresh; it answers with one JSON
 line when the refresh is done. A worker that has ended (idle, or crashed) is reaped by
