@@ -10,22 +10,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-
-import psycopg
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from bench.measure import run_cli
 from booking_report.demo.landing import write_jsonl
 from booking_report.demo.scenario import generate
-
-ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+from devtools.pg import create_database, drop_database
 
 
 def main() -> None:
@@ -33,18 +25,14 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=8000)
     args = parser.parse_args()
     sc = generate(31, as_of=datetime(2026, 11, 23, 12, tzinfo=UTC), leads=args.leads, weeks=26)
-    name = f"brbench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    dsn = make_conninfo(ADMIN, dbname=name)
+    dsn = create_database("brbench")
     try:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "events.jsonl"
             write_jsonl(path, sc.bodies)
             size = path.stat().st_size
             env = dict(os.environ, DATABASE_URL=dsn)
-            subprocess.run([sys.executable, "-m", "booking_report.cli", "init-db"], env=env,
-                           check=True, capture_output=True)
+            run_cli(["init-db"], env)
             elapsed, peak_mb, stdout = run_cli(["import-events", str(path)], env)
         print(stdout.strip())
         print(f"import-events: {len(sc.bodies)} lines ({size / 1e6:.1f} MB) in {elapsed:.1f} s "
@@ -52,9 +40,7 @@ def main() -> None:
         print(f"peak RSS of the import-events process: {peak_mb:.0f} MiB "
               "(it streams the file: the figure should not grow with its size)")
     finally:
-        with psycopg.connect(ADMIN, autocommit=True) as conn:
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(
-                sql.Identifier(name)))
+        drop_database(dsn)
 
 
 if __name__ == "__main__":

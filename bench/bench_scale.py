@@ -26,25 +26,17 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import psycopg
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
-
 from bench.measure import run_cli
 from bench.scale_data import DEFAULT_CACHE, WEEKS, ensure, sent_at
-from devtools.net import free_port, wait_healthy
+from devtools.net import start_serve, stop_serve
+from devtools.pg import create_database, database_name, drop_database
 
-REPO = Path(__file__).resolve().parents[1]
-
-ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TARGETS = {"full build (s)": 120, "1-day refresh (s)": 15, "/report p95 (ms)": 100,
            "/report.json p95 (ms)": 50, "import-events peak (MB)": 200,
            "load-crm peak (MB)": 200}
@@ -62,21 +54,14 @@ def latencies(url: str, n: int = 200) -> tuple[float, float]:
 
 
 def page_latency(env: dict[str, str]) -> dict[str, float]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "booking_report.cli", "serve",
-                             "--port", str(port)], cwd=REPO,
-                            env=dict(env, CALCOM_WEBHOOK_SECRETS="bench-secret"),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_serve(dict(env, CALCOM_WEBHOOK_SECRETS="bench-secret"), output=False)
     try:
-        wait_healthy(url, proc)
         for path in ("/report", "/report.json"):
             latencies(url + path, 10)  # warm the connection pool
         html = latencies(url + "/report")
         api = latencies(url + "/report.json")
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop_serve(proc)
     return {"/report p50 (ms)": html[0], "/report p95 (ms)": html[1],
             "/report.json p50 (ms)": api[0], "/report.json p95 (ms)": api[1]}
 
@@ -118,10 +103,8 @@ def one_size(leads: int, cache: Path, keep: bool, crm_exports: int = 1,
     early = None
     if batch_hours != 24:
         early, batch, history_as_of, n_batch = split_day(data, meta, batch_hours)
-    name = f"brscale_{leads}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    dsn = make_conninfo(ADMIN, dbname=name)
+    dsn = create_database(f"brscale_{leads}")
+    name = database_name(dsn)
     env = dict(os.environ, DATABASE_URL=dsn, DBT_SEND_ANONYMOUS_USAGE_STATS="false",
                BOOKING_REPORT_DATA_DIR=f"/tmp/{name}-data")
     figures: dict[str, float] = {"leads": leads, "raw events": meta["history_events"]
@@ -152,9 +135,7 @@ def one_size(leads: int, cache: Path, keep: bool, crm_exports: int = 1,
         figures.update(page_latency(env))
     finally:
         if not keep:
-            with psycopg.connect(ADMIN, autocommit=True) as conn:
-                conn.execute(sql.SQL("drop database if exists {} with (force)").format(
-                    sql.Identifier(name)))
+            drop_database(dsn)
         else:
             print(f"kept {dsn}", file=sys.stderr)
     return figures
