@@ -11,10 +11,11 @@ and refreshed:
 
 1. the scheduled refresh as it runs today: ``booking-report refresh --no-sync`` in a
    fresh process, as of the hour's end (RUNS hours, the median);
-2. what a long-lived refresh worker would take: ``refresh()`` in this process, dbt
-   imported and the project parsed once (a warm-up hour, then RUNS-1 hours, the median);
+2. ``refresh()`` in this process, dbt imported and the project parsed once, as the
+   page's refresh worker runs it (a warm-up hour, then RUNS-1 hours, the median);
 3. "Refresh now" on the page: a real ``booking-report serve``, a POST to /refresh, until
-   the refresh log has the new batch (the last RUNS hours, as of the real clock).
+   the page stops saying a refresh is running (then the refresh log must hold exactly
+   one new batch; the last RUNS hours, as of the real clock).
 
 "SQL" is the database's own count of time spent executing statements in the benchmark
 database during the refresh (``pg_stat_database.active_time``): the floor's distance

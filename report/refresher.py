@@ -25,7 +25,7 @@ class RefreshWorker:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
         self._busy = False
-        self.last: dict[str, Any] | None = None  # the last answer: status, error, seconds
+        self.last: dict[str, Any] | None = None  # the last answer (status, error, seconds, parses)
         self.answered = threading.Condition(self._lock)
 
     @property
