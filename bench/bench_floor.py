@@ -5,15 +5,17 @@ its target (3 s).
     .venv/bin/python bench/bench_floor.py [--leads 1500 10000] [--runs 5]
 
 For each size, the project's generator makes 14 weeks of history ending now, on a
-throwaway database on TEST_PG_ADMIN_URL's server; everything sent up to 3·RUNS hours
+throwaway database on TEST_PG_ADMIN_URL's server; everything sent up to 4·RUNS hours
 ago is stored and fully built. Then each of the last hours is stored as its own batch
 and refreshed:
 
-1. the scheduled refresh as it runs today: ``booking-report refresh --no-sync`` in a
-   fresh process, as of the hour's end (RUNS hours, the median);
-2. ``refresh()`` in this process, dbt imported and the project parsed once, as the
-   page's refresh worker runs it (a warm-up hour, then RUNS-1 hours, the median);
-3. "Refresh now" on the page: a real ``booking-report serve``, a POST to /refresh, until
+1. the scheduled refresh: ``booking-report refresh --no-sync`` in a fresh process, as of
+   the hour's end, every model and data test (RUNS hours, the median);
+2. ``refresh()`` in this process, dbt imported and the project parsed once, every model
+   (a warm-up hour, then RUNS-1 hours, the median);
+3. the same, only what changed (``only_changed``), as the page's refresh worker runs it
+   (RUNS hours, the median, with the median number of models it ran);
+4. "Refresh now" on the page: a real ``booking-report serve``, a POST to /refresh, until
    the page stops saying a refresh is running (then the refresh log must hold exactly
    one new batch; the last RUNS hours, as of the real clock).
 
@@ -94,7 +96,7 @@ def one_size(leads: int, runs: int) -> dict[str, float]:
 
     as_of = datetime.now(UTC).replace(microsecond=0)
     sc = generate(42, as_of=as_of, leads=leads, weeks=WEEKS)
-    hours = 3 * runs
+    hours = 4 * runs
     start = as_of - timedelta(hours=hours)
     by_hour: list[list[bytes]] = [[] for _ in range(hours)]
     early = []
@@ -109,7 +111,7 @@ def one_size(leads: int, runs: int) -> dict[str, float]:
     env = dict(os.environ, DATABASE_URL=dsn, DBT_SEND_ANONYMOUS_USAGE_STATS="false",
                BOOKING_REPORT_DATA_DIR=data_dir)
     figures: dict[str, float] = {"leads": leads}
-    scheduled, pressed, worker, sql_ms = [], [], [], []
+    scheduled, pressed, worker, changed, ran, sql_ms = [], [], [], [], [], []
     hour = iter(range(hours))
 
     def next_batch() -> str:
@@ -141,6 +143,14 @@ def one_size(leads: int, runs: int) -> dict[str, float]:
             assert outcome.build.success, outcome.build.failures
         results = json.loads((target / "target" / "run_results.json").read_text())
         figures["dbt nodes per refresh"] = len(results["results"])
+        for _ in range(runs):  # 3. the same, only what changed
+            hour_as_of = next_batch()
+            started = time.perf_counter()
+            outcome = refresh(dsn, as_of=hour_as_of, target_dir=target, only_changed=True)
+            changed.append(time.perf_counter() - started)
+            assert outcome.build.success, outcome.build.failures
+            ran.append(outcome.only_changed[0])
+            figures["models"] = outcome.only_changed[1]
         # 3. "Refresh now": the page starts `refresh` as of the real clock
         proc, url = start_serve({"DATABASE_URL": dsn, "BOOKING_REPORT_DATA_DIR": data_dir,
                                  "CALCOM_WEBHOOK_SECRETS": "bench-secret"}, output=False)
@@ -155,6 +165,8 @@ def one_size(leads: int, runs: int) -> dict[str, float]:
     figures["scheduled refresh (s)"] = statistics.median(scheduled)
     figures["its SQL (s)"] = statistics.median(sql_ms) / 1000
     figures["in-process, parsed (s)"] = statistics.median(worker)
+    figures["only what changed (s)"] = statistics.median(changed)
+    figures["models run, only what changed"] = statistics.median(ran)
     figures["Refresh now (s)"] = statistics.median(pressed)
     return figures
 
@@ -170,9 +182,11 @@ def main() -> None:
         figures = one_size(leads, args.runs)
         print(json.dumps(figures), file=sys.stderr)
         print(f"\n== {leads:,} leads, an hour's batch ({figures['events per hour (median)']:.0f}"
-              f" events, median), {figures['dbt nodes per refresh']:.0f} dbt nodes")
+              f" events, median), {figures['dbt nodes per refresh']:.0f} dbt nodes; only what"
+              f" changed: {figures['models run, only what changed']:.0f} of"
+              f" {figures['models']:.0f} models")
         for key in ("scheduled refresh (s)", "its SQL (s)", "in-process, parsed (s)",
-                    "Refresh now (s)"):
+                    "only what changed (s)", "Refresh now (s)"):
             value = figures[key]
             verdict = "" if key == "its SQL (s)" else (
                 f"  target <= {TARGET_SECONDS:g}: "

@@ -248,7 +248,7 @@ def cmd_refresh(args) -> int:
     try:
         outcome = refresh(db.dsn, as_of=as_of, full_refresh=args.full_refresh,
                           variables=variables, wait=not args.no_wait,
-                          unit_tests=args.unit_tests)
+                          unit_tests=args.unit_tests, only_changed=args.only_changed)
     except RefreshBusy:
         print("a refresh is already running; not starting another")
         return 0
@@ -261,8 +261,9 @@ def cmd_refresh(args) -> int:
 def cmd_refresh_worker(args) -> int:
     """Refreshes on request, for the page's "Refresh now": each line on stdin starts one
     (as `refresh --no-wait` would), answered with one JSON line on stdout when it is done.
-    dbt stays imported and the project parsed between requests, so a refresh costs the
-    build only (docs/decisions/page.md). Ends at the end of stdin (the page went
+    dbt stays imported and the project parsed between requests, and each refresh runs
+    only the models whose result can change, so a refresh costs little more than its SQL
+    (docs/decisions/page.md). Ends at the end of stdin (the page went
     away) or after --idle-seconds without a request. Summaries go to stderr."""
     import json
     import select
@@ -274,7 +275,8 @@ def cmd_refresh_worker(args) -> int:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # whatever prints goes to the log
     warm_up()
     request = argparse.Namespace(as_of=None, force=False, var=None, full_refresh=False,
-                                 unit_tests=False, no_sync=False, no_wait=True)
+                                 unit_tests=False, no_sync=False, no_wait=True,
+                                 only_changed=True)
     while True:
         readable, _, _ = select.select([sys.stdin], [], [], args.idle_seconds)
         if not readable:
@@ -539,6 +541,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the Cal.com API sync that runs first when CALCOM_API_KEY is set")
     p.add_argument("--no-wait", action="store_true",
                    help="exit at once if another refresh is running (default: wait for it)")
+    p.add_argument("--only-changed", action="store_true",
+                   help="run only the models whose result can change, and their data tests "
+                        "(\"Refresh now\" does; default: every model and data test)")
     p.set_defaults(func=cmd_refresh)
 
     p = sub.add_parser("refresh-worker",

@@ -15,9 +15,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
 import yaml
+from psycopg import sql
 from psycopg.rows import dict_row
 
-from booking_report import locks
+from booking_report import locks, selection
 from booking_report.transform import PROJECT_DIR, BuildSummary, build
 from ingest.db import init_db
 
@@ -33,6 +34,8 @@ class RefreshOutcome:
     skipped: bool = False
     # why this refresh rebuilt everything; None when it was incremental
     full_reason: str | None = None
+    # an incremental refresh of only what changed: the models it ran, of how many
+    only_changed: tuple[int, int] | None = None
 
 
 def project_files_digest(folders: tuple[str, ...] = ("models", "macros", "seeds")) -> str:
@@ -89,6 +92,36 @@ def constant_models_present(conn: psycopg.Connection, variables: dict[str, Any])
             if conn.execute("select to_regclass(format('%%I.%%I', %s::text, %s::text))",
                             (variables.get(schema_var) or project_vars()[schema_var],
                              name)).fetchone()[0] is not None]
+
+
+class _OnlyChanged:
+    """The ``select`` of an incremental refresh of only what changed: which tracked raw
+    tables have nothing new is asked under the refresh's lock; the models follow from the
+    parsed project (booking_report/selection.py)."""
+
+    def __init__(self, unchanged: set[tuple[str, str]], never: list[str]) -> None:
+        self.unchanged = unchanged
+        self.never = frozenset(never)
+        self.counts: tuple[int, int] | None = None
+
+    def __call__(self, manifest: Any) -> list[str]:
+        names = selection.models_to_run(manifest, self.unchanged, self.never)
+        total = sum(1 for node in manifest.nodes.values()
+                    if str(node.resource_type) == "model")
+        self.counts = (len(names), total)
+        return names
+
+
+def _only_changed(conn: psycopg.Connection, variables: dict[str, Any],
+                  never: list[str]) -> _OnlyChanged:
+    def schema(name: str) -> str:
+        return variables.get(name) or project_vars()[name]
+
+    last_batch = conn.execute(sql.SQL("select coalesce(max(batch_no), 0) from {}").format(
+        sql.Identifier(schema("intermediate_schema"), "int_refresh_log"))).fetchone()[0]
+    return _OnlyChanged(selection.unchanged_sources(
+        conn, raw_schema=schema("raw_schema"), staging_schema=schema("staging_schema"),
+        last_batch=last_batch), never)
 
 
 class RefreshBusy(RuntimeError):
@@ -161,7 +194,8 @@ def mart_facts(dsn: str, reporting: str = "reporting",
 
 def refresh(dsn: str, *, as_of: str | None = None, full_refresh: bool = False,
             variables: dict[str, Any] | None = None, target_dir: Path | None = None,
-            unit_tests: bool = False, wait: bool = True) -> RefreshOutcome:
+            unit_tests: bool = False, wait: bool = True,
+            only_changed: bool = False) -> RefreshOutcome:
     """Run one refresh, one at a time per database.
 
     The lock is a transaction-level advisory lock, held by a transaction kept open on a
@@ -171,7 +205,11 @@ def refresh(dsn: str, *, as_of: str | None = None, full_refresh: bool = False,
     own DDL would wait for it); the refresh's questions go over another connection.
 
     Unit tests check the SQL's logic, not the data: CI runs them (and `--unit-tests`
-    or the demo); a production refresh builds and runs the data tests only."""
+    or the demo); a production refresh builds and runs the data tests only.
+
+    ``only_changed``: an incremental refresh runs only the models whose result can
+    change, and their data tests (booking_report/selection.py); the scheduled refresh
+    runs everything, every data test included."""
     merged = settings(variables)
     init_db(dsn)
     if as_of:
@@ -195,11 +233,16 @@ def refresh(dsn: str, *, as_of: str | None = None, full_refresh: bool = False,
                     ask, merged["settings_hash"], merged.get("intermediate_schema")
                     or project_vars()["intermediate_schema"])
                 exclude = None if reason else constant_models_present(ask, merged)
+                select = None
+                if only_changed and not reason:
+                    select = _only_changed(ask, merged, exclude or [])
             summary = build(dsn, variables=merged, full_refresh=reason is not None,
-                            unit_tests=unit_tests, target_dir=target_dir, exclude=exclude)
+                            unit_tests=unit_tests, target_dir=target_dir, exclude=exclude,
+                            select=select)
         finally:
             lock_conn.rollback()  # ends the transaction: the lock is released
-    outcome = RefreshOutcome(summary, full_reason=reason)
+    outcome = RefreshOutcome(summary, full_reason=reason,
+                             only_changed=select.counts if select else None)
     if summary.success:
         outcome.facts = mart_facts(dsn)
     return outcome
@@ -213,6 +256,9 @@ def print_summary(outcome: RefreshOutcome, stream=sys.stdout) -> None:
     warned = b.count("test", "warn")
     mode = (f"full rebuild ({outcome.full_reason})" if outcome.full_reason
             else "incremental")
+    if outcome.only_changed and not outcome.full_reason:
+        ran, total = outcome.only_changed
+        mode += f", only what changed: {ran} of {total} models"
     print(f"refresh {'succeeded' if b.success else 'FAILED'} ({mode}): {models} models "
           f"built, {b.count('seed')} seeds, {passed}/{tests} tests passed"
           + (f", {warned} warnings" if warned else ""), file=stream)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,11 +153,13 @@ MANIFESTS = ManifestCache()
 
 def run_dbt(dsn: str, args: list[str], *, target_dir: Path | None = None,
             quiet: bool = True, as_of: str | None = None,
-            reuse_manifest: bool = True) -> Any:
+            reuse_manifest: bool = True,
+            select: Callable[[Any], list[str]] | None = None) -> Any:
     """Invoke dbt with ``args``; return dbt's ``dbtRunnerResult``. ``as_of``: the build's
     "now" (BOOKING_REPORT_AS_OF, read by the models when they run: macros/time.sql), so
     a new one costs no re-parse. Build-like commands run on a project parsed once per
-    process and settings (ManifestCache)."""
+    process and settings (ManifestCache). ``select``: given that project, the names of
+    the models to run (``--select``; dbt's eager selection adds their data tests)."""
     from dbt.cli.main import dbtRunner
 
     target_dir = dbt_dir(target_dir)
@@ -187,6 +190,8 @@ def run_dbt(dsn: str, args: list[str], *, target_dir: Path | None = None,
                 MANIFESTS.parses += 1
                 MANIFESTS.put(key, database, parsed.result)
                 manifest = MANIFESTS.get(key, database)
+            if select is not None:
+                full = [*full, "--select", *select(manifest)]
             result = dbtRunner(manifest=manifest).invoke(full)
             result.manifest = manifest  # the project as this invocation saw it
             return result
@@ -271,9 +276,11 @@ def stale_sources(dsn: str, manifest: dict[str, Any]) -> list[str]:
 
 def build(dsn: str, *, variables: dict[str, Any] | None = None, full_refresh: bool = False,
           unit_tests: bool = True, target_dir: Path | None = None,
-          exclude: list[str] | None = None) -> BuildSummary:
-    """``dbt build`` (less the ``exclude``d nodes), then the sources' freshness (a
-    warning at most)."""
+          exclude: list[str] | None = None,
+          select: Callable[[Any], list[str]] | None = None) -> BuildSummary:
+    """``dbt build`` (less the ``exclude``d nodes; only the models ``select`` names, given
+    the parsed project, and their tests), then the sources' freshness (a warning at
+    most)."""
     summary = BuildSummary(success=True)
     variables = dict(variables or {})
     # as_of changes every refresh: a var would make dbt re-parse the whole project each
@@ -289,7 +296,7 @@ def build(dsn: str, *, variables: dict[str, Any] | None = None, full_refresh: bo
         args += ["--exclude-resource-type", "unit_test"]
     if exclude:
         args += ["--exclude", *exclude]
-    result = run_dbt(dsn, args, target_dir=target_dir, as_of=as_of)
+    result = run_dbt(dsn, args, target_dir=target_dir, as_of=as_of, select=select)
     summarize(result, summary)
     if getattr(result.result, "write", None) is not None:
         result.result.write(str(dbt_dir(target_dir) / "target" / "run_results.json"))

@@ -27,6 +27,7 @@ from booking_report.demo.landing import crm_csv_text, load_manual_outcomes, stor
 from booking_report.demo.scenario import generate
 from booking_report.demo.standin import StandinServer, create_standin
 from booking_report.refresh import refresh
+from booking_report.selection import TRACKED_SOURCES, unchanged_sources
 from booking_report.transform import run_dbt
 from ingest.calcom_api import CalcomApi
 from ingest.calcom_sync import sync
@@ -183,10 +184,14 @@ def test_incremental_refreshes_equal_a_full_refresh(seed, crm_churn, target_dir)
             for dsn in (incremental, full):
                 apply(dsn, sc, step, random.Random(seed * 31 + number), churn_texts)
             as_of = step["as_of"].isoformat()
+            # "Refresh now"'s way, only what changed, in every batch of one sequence and
+            # every other batch of the other (booking_report/selection.py)
+            only_changed = crm_churn or number % 2 == 0
             a = refresh(incremental, as_of=as_of, variables=variables,
-                        target_dir=target_dir / "incremental")
+                        target_dir=target_dir / "incremental", only_changed=only_changed)
             assert a.build.success, a.build.failures
             assert (a.full_reason is None) == (number > 1), a.full_reason
+            assert (a.only_changed is not None) == (only_changed and number > 1)
             assert_equals_full_build(incremental, full, as_of=as_of, variables=variables,
                                      target_dir=target_dir / "full",
                                      label=f"step {number} (as_of {as_of})")
@@ -244,11 +249,11 @@ def test_a_disagreement_crossing_the_grace_period_alone(target_dir):
         lead_id, detected_at = candidates[0]
         grace = timedelta(minutes=60)  # crm_sync_grace_minutes in dbt_project.yml
         item = f"calcom_missing_booking:{lead_id}"
-        for as_of, is_gap in [(detected_at + grace / 2, False),
-                              (detected_at + 2 * grace, True),
-                              (detected_at + grace / 4, False)]:
+        for as_of, is_gap, only_changed in [(detected_at + grace / 2, False, True),
+                                            (detected_at + 2 * grace, True, False),
+                                            (detected_at + grace / 4, False, True)]:
             a = refresh(incremental, as_of=as_of.isoformat(), variables=variables,
-                        target_dir=target_dir / "grace")
+                        target_dir=target_dir / "grace", only_changed=only_changed)
             assert a.build.success and a.full_reason is None, (a.full_reason,
                                                                a.build.failures)
             assert_equals_full_build(incremental, full, as_of=as_of.isoformat(),
@@ -469,8 +474,10 @@ def test_weekly_counts_follow_a_chain_and_a_lead_into_another_week(target_dir, f
                 with psycopg.connect(incremental) as conn:
                     for table in counts:
                         conn.execute(f"alter table {table} drop constraint refuse_rows")
+            # after the failed build, only what changed: the rows that build staged
+            # count as changed (booking_report/selection.py)
             a = refresh(incremental, as_of=AS_OF.isoformat(), variables=variables,
-                        target_dir=target_dir / "weeks")
+                        target_dir=target_dir / "weeks", only_changed=fail_first)
             assert a.build.success, a.build.failures
             assert (a.full_reason is None) == (number > 0), a.full_reason
             assert_equals_full_build(incremental, full, as_of=AS_OF.isoformat(),
@@ -502,6 +509,102 @@ def test_weekly_counts_follow_a_chain_and_a_lead_into_another_week(target_dir, f
         with psycopg.connect(incremental) as conn:
             conn.execute("delete from reporting.dim_leads where lead_id = %s", (lead,))
         assert not run_dbt(incremental, check, target_dir=target_dir / "weeks").success
+    finally:
+        drop_database(incremental)
+        drop_database(full)
+
+
+def models_run(run: Path) -> set[str]:
+    """The models the last build in `run` ran (its run_results.json)."""
+    results = json.loads((run / "target" / "run_results.json").read_text())["results"]
+    return {r["unique_id"].split(".")[-1] for r in results
+            if r["unique_id"].startswith("model.")}
+
+
+def unchanged(dsn: str) -> set[tuple[str, str]]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        last = conn.execute("select coalesce(max(batch_no), 0)"
+                            " from booking_intermediate.int_refresh_log").fetchone()[0]
+        return unchanged_sources(conn, raw_schema="raw", staging_schema="booking_staging",
+                                 last_batch=last)
+
+
+def test_only_what_changed_runs_and_rows_a_failed_build_staged_still_count(target_dir):
+    """"Refresh now" runs only the models whose result can change
+    (booking_report/selection.py): with nothing new, the clock's models and what follows
+    from them, not the staging of raw tables with nothing new; new webhook bodies bring
+    their path, a CRM export its own. Rows staged by a build that then failed still
+    count as changed, so the next refresh runs their path. After each, the marts equal
+    a full rebuild."""
+    sc = generate(808, as_of=AS_OF, leads=120, weeks=5, lossy=0.2)
+    cut = len(sc.bodies) * 3 // 4
+    variables = {"api_sync_configured": False}
+    tracked = set(TRACKED_SOURCES)
+    webhooks, api = ("calcom", "calcom_webhook_events"), ("calcom", "calcom_api_bookings")
+    incremental, full = create_database("bronly"), create_database("bronlyfull")
+    run, full_run = target_dir / "only", target_dir / "onlyfull"
+
+    def land(bodies, export: str | None = None) -> None:
+        for dsn in (incremental, full):
+            init_db(dsn)
+            store_bodies(dsn, bodies)
+            with psycopg.connect(dsn) as conn:  # the same receipt time in both
+                conn.execute("update raw.calcom_webhook_events set received_at = %s"
+                             " where received_at > now() - interval '10 minutes'",
+                             (AS_OF - timedelta(minutes=5),))
+            if export:
+                crm_snapshot(dsn, crm_csv_text(sc), sc.snapshot_at + timedelta(
+                    hours=len(export)), export)
+
+    try:
+        land(sc.bodies[:cut], "final.csv")
+        first = refresh(incremental, as_of=(AS_OF - timedelta(hours=2)).isoformat(),
+                        variables=variables, target_dir=run)
+        assert first.build.success, first.build.failures
+        assert unchanged(incremental) == tracked
+        # nothing new, the clock moves
+        as_of = (AS_OF - timedelta(hours=1)).isoformat()
+        quiet = refresh(incremental, as_of=as_of, variables=variables, target_dir=run,
+                        only_changed=True)
+        assert quiet.build.success, quiet.build.failures
+        ran = models_run(run)
+        assert quiet.only_changed is not None and quiet.only_changed[0] == len(ran)
+        assert len(ran) < quiet.only_changed[1]
+        assert not ran & {"stg_calcom__webhook_events", "stg_calcom__event_attendees",
+                          "stg_calcom__api_bookings", "stg_crm__snapshots", "int_crm_leads",
+                          "int_booking_chains"}, ran
+        assert {"int_booking_outcomes", "feed_health", "rpt_weekly_status",
+                "int_refresh_log"} <= ran
+        assert_equals_full_build(incremental, full, as_of=as_of, variables=variables,
+                                 target_dir=full_run, label="the clock alone")
+        # new bodies: their path changed, the CRM's and the API's did not
+        land(sc.bodies[cut:])
+        assert unchanged(incremental) == tracked - {webhooks}
+        # a build that fails after staging them: they still count as changed
+        with psycopg.connect(incremental) as conn:
+            conn.execute("alter table booking_intermediate.int_weekly_booking_counts"
+                         " add constraint refuse_rows check (false) not valid")
+        failed = refresh(incremental, as_of=AS_OF.isoformat(), variables=variables,
+                         target_dir=run, only_changed=True)
+        assert not failed.build.success
+        assert "stg_calcom__webhook_events" in models_run(run)
+        assert unchanged(incremental) == tracked - {webhooks}
+        with psycopg.connect(incremental) as conn:
+            conn.execute("alter table booking_intermediate.int_weekly_booking_counts"
+                         " drop constraint refuse_rows")
+        land([], "again.csv")  # and a CRM export
+        assert unchanged(incremental) == {api}
+        again = refresh(incremental, as_of=AS_OF.isoformat(), variables=variables,
+                        target_dir=run, only_changed=True)
+        assert again.build.success, again.build.failures
+        ran = models_run(run)
+        assert {"stg_calcom__webhook_events", "int_booking_chains", "stg_crm__snapshots",
+                "int_crm_leads"} <= ran
+        assert "stg_calcom__api_bookings" not in ran
+        assert_equals_full_build(incremental, full, as_of=AS_OF.isoformat(),
+                                 variables=variables, target_dir=full_run,
+                                 label="after the failed build")
+        assert unchanged(incremental) == tracked
     finally:
         drop_database(incremental)
         drop_database(full)
