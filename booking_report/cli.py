@@ -238,13 +238,19 @@ def cmd_refresh(args) -> int:
     db = resolve()
     if calsync.configured() and not args.no_sync:
         variables.setdefault("api_sync_configured", True)
-        try:
-            print(calsync.summary_line(calsync.run_sync(db.dsn)))
-        except (CalcomApiError, SyncFailed, calsync.SyncNotConfigured) as exc:
-            # the marts are still rebuilt from what is there; feed health says when the
-            # last sync succeeded
-            print(f"warning: the Cal.com sync failed, refreshing without it: {exc}",
-                  file=sys.stderr)
+        last = calsync.last_success(db.dsn) if args.sync_if_older is not None else None
+        if last and datetime.now(UTC) - last < timedelta(minutes=args.sync_if_older):
+            print(f"Cal.com sync skipped: the last one finished at"
+                  f" {last.astimezone(UTC):%H:%M} UTC, less than {args.sync_if_older:g}"
+                  f" minutes ago")
+        else:
+            try:
+                print(calsync.summary_line(calsync.run_sync(db.dsn)))
+            except (CalcomApiError, SyncFailed, calsync.SyncNotConfigured) as exc:
+                # the marts are still rebuilt from what is there; feed health says when
+                # the last sync succeeded
+                print(f"warning: the Cal.com sync failed, refreshing without it: {exc}",
+                      file=sys.stderr)
     try:
         outcome = refresh(db.dsn, as_of=as_of, full_refresh=args.full_refresh,
                           variables=variables, wait=not args.no_wait,
@@ -256,6 +262,11 @@ def cmd_refresh(args) -> int:
         raise UsageError(str(exc)) from None
     print_summary(outcome)
     return 0 if outcome.build.success else EXIT_FAILED
+
+
+# "Refresh now" skips the Cal.com sync when one succeeded this recently: webhooks bring
+# what happens meanwhile, and the scheduled refresh syncs every time
+RECENT_SYNC_MINUTES = 10
 
 
 def cmd_refresh_worker(args) -> int:
@@ -276,7 +287,7 @@ def cmd_refresh_worker(args) -> int:
     warm_up()
     request = argparse.Namespace(as_of=None, force=False, var=None, full_refresh=False,
                                  unit_tests=False, no_sync=False, no_wait=True,
-                                 only_changed=True)
+                                 only_changed=True, sync_if_older=RECENT_SYNC_MINUTES)
     while True:
         readable, _, _ = select.select([sys.stdin], [], [], args.idle_seconds)
         if not readable:
@@ -293,8 +304,10 @@ def cmd_refresh_worker(args) -> int:
         else:
             error = None
         sys.stdout.flush()
-        protocol.write(json.dumps({"status": status, "error": error,
-                                   "seconds": round(time.monotonic() - started, 3),
+        seconds = round(time.monotonic() - started, 3)
+        print(f"refresh worker: answered in {seconds:.2f} s (exit status {status})",
+              file=sys.stderr, flush=True)
+        protocol.write(json.dumps({"status": status, "error": error, "seconds": seconds,
                                    "parses": MANIFESTS.parses}) + "\n")
 
 
@@ -541,6 +554,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the Cal.com API sync that runs first when CALCOM_API_KEY is set")
     p.add_argument("--no-wait", action="store_true",
                    help="exit at once if another refresh is running (default: wait for it)")
+    p.add_argument("--sync-if-older", type=float, metavar="MINUTES",
+                   help="skip the Cal.com sync when one succeeded less than MINUTES ago "
+                        "(\"Refresh now\" uses 10)")
     p.add_argument("--only-changed", action="store_true",
                    help="run only the models whose result can change, and their data tests "
                         "(\"Refresh now\" does; default: every model and data test)")

@@ -8,6 +8,8 @@ import os
 import sys
 from datetime import UTC, date, datetime, time
 
+import psycopg
+
 from ingest.calcom_api import (
     DEFAULT_BASE_URL,
     DEFAULT_REQUESTS_PER_MINUTE,
@@ -54,6 +56,15 @@ def since_date(text: str | None) -> datetime | None:
         return datetime.combine(date.fromisoformat(text.strip()), time(0), tzinfo=UTC)
     except ValueError:
         raise SyncNotConfigured(f"--since {text!r} is not a date like 2026-08-01") from None
+
+
+def last_success(dsn: str) -> datetime | None:
+    """When the last sync that succeeded finished (None: never, or before init-db)."""
+    with psycopg.connect(dsn, autocommit=True, prepare_threshold=None) as conn:
+        if conn.execute("select to_regclass('raw.calcom_api_sync_runs')").fetchone()[0] is None:
+            return None
+        return conn.execute("select max(finished_at) from raw.calcom_api_sync_runs"
+                            " where status = 'succeeded'").fetchone()[0]
 
 
 def run_sync(dsn: str, *, since: datetime | None = None, full: bool = False,

@@ -220,7 +220,8 @@ def review_csv():
 @login_required
 def start_refresh():
     """Ask the refresh worker for a refresh (started on the first press, kept with dbt
-    loaded: report/refresher.py) and answer at once."""
+    loaded: report/refresher.py); answer when it is done, or after REFRESH_WAIT_SECONDS
+    (10) with the page that says it is running (JSON: at once)."""
     check_csrf()
     back = _same_view(request.form.get("return_to"))
     joiner = "&" if "?" in back else "?"
@@ -238,6 +239,10 @@ def start_refresh():
     log.info("refresh started from the page")
     if wants_json:
         return jsonify({"status": "started"}), 202
+    # the browser waits a little for the answer: a refresh of only what changed takes a
+    # few seconds, and the owner then gets the fresh numbers at once, not at the next
+    # of the running page's 5-second reloads (docs/decisions/page.md)
+    refresh_worker().wait(float(current_app.config.get("REFRESH_WAIT_SECONDS", 10)))
     return redirect(back + joiner + "refresh=started", code=303)
 
 

@@ -337,7 +337,9 @@ def test_confirmation_csrf_bad_value_and_success(known_db, tmp_path):
 @pytest.mark.slow
 def test_refresh_now_runs_in_the_background_under_the_lock(templates, target_dir, tmp_path):
     dsn = built_database(templates, target_dir, seed=12)
-    app = app_for(dsn, tmp_path)
+    # the browser waits at most a second for it; a new worker's first refresh (dbt
+    # imported, the project parsed) takes longer, so the page answers "running"
+    app = app_for(dsn, tmp_path, REFRESH_WAIT_SECONDS=1)
     try:
         before = fetchall(dsn, "select built_at from reporting.feed_health")[0][0]
         with LiveServer(app) as live:

@@ -354,6 +354,21 @@ def test_refresh_syncs_first_and_a_failed_sync_is_only_a_warning(raw_db, tmp_pat
                  CALCOM_API_URL=standin.url, CALCOM_API_KEY=KEY, **env)
         skipped = cli(raw_db, "refresh", "--no-sync", CALCOM_API_URL=standin.url,
                       CALCOM_API_KEY=KEY, **env)
+        # "Refresh now"'s rule: no sync when one succeeded less than 10 minutes ago
+        before = len(runs(raw_db))
+        recent = cli(raw_db, "refresh", "--sync-if-older", "10", "--only-changed",
+                     CALCOM_API_URL=standin.url, CALCOM_API_KEY=KEY, **env)
+        assert recent.returncode == 0, recent.stderr
+        assert re.search(r"Cal.com sync skipped: the last one finished at \d\d:\d\d UTC,"
+                         r" less than 10 minutes ago", recent.stdout), recent.stdout
+        assert len(runs(raw_db)) == before
+        with psycopg.connect(raw_db) as conn:  # 11 minutes later, it syncs again
+            conn.execute("update raw.calcom_api_sync_runs"
+                         " set finished_at = finished_at - interval '11 minutes'")
+        later = cli(raw_db, "refresh", "--sync-if-older", "10", "--only-changed",
+                    CALCOM_API_URL=standin.url, CALCOM_API_KEY=KEY, **env)
+        assert later.returncode == 0, later.stderr
+        assert "Cal.com sync (" in later.stdout and len(runs(raw_db)) == before + 1
         failed = cli(raw_db, "refresh", CALCOM_API_URL=standin.url, CALCOM_API_KEY="nope",
                      **env)
     assert ok.returncode == 0, ok.stderr
