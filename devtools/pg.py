@@ -74,9 +74,12 @@ class Templates:
         digest = hashlib.sha256(key.encode()).hexdigest()[:12]
         return f"{TEMPLATE_PREFIX}{self.run_id}_{digest}"
 
-    def clone(self, key: str, build: Callable[[str], None], prefix: str = "brclone") -> str:
+    def clone(self, key: str, build: Callable[[str], None], prefix: str = "brclone", *,
+              start_from: tuple[str, Callable[[str], None]] | None = None) -> str:
         """A fresh copy of the template ``key``; ``build(dsn)`` fills a new database
-        the first time the run asks for it (in any process of the run)."""
+        the first time the run asks for it (in any process of the run). ``start_from``
+        (key, build) of another template: ``build`` then starts from a copy of that one
+        instead of an empty database."""
         template = self.name(key)
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             conn.execute("select pg_advisory_lock(%s)", (_lock_key(template),))
@@ -84,7 +87,8 @@ class Templates:
                 exists = conn.execute("select 1 from pg_database where datname = %s",
                                       (template,)).fetchone()
                 if not exists:
-                    scratch = create_database("brtplbuild", admin_url=self.admin_url)
+                    scratch = (self.clone(*start_from, prefix="brtplbuild") if start_from
+                               else create_database("brtplbuild", admin_url=self.admin_url))
                     try:
                         build(scratch)
                         self._close_sessions(conn, database_name(scratch))

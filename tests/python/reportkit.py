@@ -24,18 +24,19 @@ AS_OF = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # a Monday: last complete wee
 def built_database(templates, target_dir, *, seed: int = 11, as_of: datetime = AS_OF,
                    empty: bool = False, clone: bool = True) -> str:
     """A database of its own holding the scenario ``seed`` (260 leads, generated as of
-    AS_OF) refreshed as of ``as_of``: a clone of a template built once per test run, or
+    AS_OF) refreshed as of ``as_of``: a clone of a template built once per test run (for
+    another ``as_of``, from the AS_OF one refreshed forward), or
     (``clone=False``) built here, for a test of what the build itself leaves behind
     beyond the data (a clone has no statistics history, for one)."""
 
-    def build(dsn: str) -> None:
+    def build(dsn: str, when: datetime = as_of) -> None:
         init_db(dsn)
         if not empty:
             sc = generate(seed, as_of=AS_OF, leads=260)
             store_bodies(dsn, sc.bodies)
             load_crm(dsn, sc)
             load_manual_outcomes(dsn, sc)
-        outcome = refresh(dsn, as_of=as_of.isoformat(), target_dir=target_dir,
+        outcome = refresh(dsn, as_of=when.isoformat(), target_dir=target_dir,
                           unit_tests=False)
         assert outcome.build.success, outcome.build.failures
 
@@ -44,7 +45,19 @@ def built_database(templates, target_dir, *, seed: int = 11, as_of: datetime = A
         build(dsn)
         return dsn
     key = f"report-scenario seed={seed} as_of={as_of.isoformat()} empty={empty}"
-    return templates.clone(key, build, prefix="brreport")
+    if as_of == AS_OF or empty:
+        return templates.clone(key, build, prefix="brreport")
+
+    def move_clock(dsn: str) -> None:
+        # the scenario built as of AS_OF, then refreshed as of `as_of`, incremental and
+        # only what changed: the same marts as a build as of `as_of` (test_incremental.py)
+        outcome = refresh(dsn, as_of=as_of.isoformat(), target_dir=target_dir,
+                          only_changed=True)
+        assert outcome.build.success and outcome.full_reason is None, outcome.build.failures
+
+    base = f"report-scenario seed={seed} as_of={AS_OF.isoformat()} empty={empty}"
+    return templates.clone(key, move_clock, prefix="brreport",
+                           start_from=(base, lambda dsn: build(dsn, AS_OF)))
 
 
 def stale_as_of() -> datetime:

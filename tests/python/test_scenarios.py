@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from helpers import create_database, drop_database
 from oracle import mismatches
+from reportkit import built_database
 
 from booking_report.demo.landing import load_crm, load_manual_outcomes, store_bodies
 from booking_report.demo.scenario import generate
@@ -38,12 +39,17 @@ def build_scenario(dsn, sc, bodies, target_dir, *, unit_tests=False):
     return outcome
 
 
-def test_dbt_build_with_unit_tests(target_dir):
-    """One full `dbt build` (models, seeds, data tests and every unit test)."""
-    sc = generate(99, as_of=AS_OF, leads=150)
-    dsn = create_database("brunit")
+def test_dbt_build_with_unit_tests(templates, target_dir):
+    """One `dbt build` of every model, seed and data test and every unit test, as
+    `refresh --unit-tests` runs it: on a copy of the report tests' scenario (built once
+    per run), incremental, so the unit tests are most of its time."""
+    dsn = built_database(templates, target_dir)
     try:
-        outcome = build_scenario(dsn, sc, sc.bodies, target_dir, unit_tests=True)
+        outcome = refresh(dsn, as_of=AS_OF.isoformat(), target_dir=target_dir,
+                          unit_tests=True)
+        assert outcome.build.success, outcome.build.failures
+        assert outcome.full_reason is None and outcome.only_changed is None
+        assert outcome.build.count("model") >= 40 and outcome.build.count("seed") >= 2
         assert outcome.build.count("unit_test") >= 20
         assert outcome.build.count("unit_test", "pass") == outcome.build.count("unit_test")
         assert outcome.build.count("test", "fail") == 0

@@ -174,21 +174,21 @@ def test_429_is_waited_out_and_the_run_continues(synced_setup, version):
 
 
 def test_a_sync_paces_itself_and_goes_through_cal_coms_block(raw_db):
-    """Cal.com's throttler, shrunk: 3 requests per 2 s window, then a 2 s block, a 429
+    """Cal.com's throttler, shrunk: 3 requests per 1 s window, then a 1 s block, a 429
     with no Retry-After. The client paces from the -Default headers; when another tool
     has used up the key, it waits the block out (one line saying so) and finishes."""
     from booking_report.demo.standin import Throttle
     sc = generate(52, as_of=AS_OF, leads=400)
     truth = sc.api_bookings()
     app = create_standin(lambda: truth, api_key=KEY)
-    app.config["throttle"] = throttle = Throttle(limit=3, window=2.0, block=2.0)
+    app.config["throttle"] = throttle = Throttle(limit=3, window=1.0, block=1.0)
     lines: list[str] = []
     with StandinServer(app) as standin:
         paced = CalcomApi(standin.url, KEY, "2026-05-01", say=lines.append)
         first = sync(raw_db, paced, now=lambda: AS_OF)
         assert first.pages >= 6 and paced.requests == first.pages  # no request lost
         assert throttle.blocks == 0, "pacing from Remaining never runs into the block"
-        assert paced.rate_waits and all(0 < w <= 2 for w in paced.rate_waits)
+        assert paced.rate_waits and all(0 < w <= 1 for w in paced.rate_waits)
         # another tool uses the same key up: the next request meets the block
         for _ in range(4):
             throttle.take()
@@ -199,7 +199,7 @@ def test_a_sync_paces_itself_and_goes_through_cal_coms_block(raw_db):
     assert [r[0] for r in runs(raw_db)] == ["succeeded", "succeeded"]
     assert snapshot_count(raw_db) == len(truth)
     waits = [line for line in lines if "429 Too Many Requests" in line]
-    assert len(waits) == 1 and "waiting 2 s, then going on" in waits[0]
+    assert len(waits) == 1 and "waiting 1 s, then going on" in waits[0]
     assert any("no request left in this window" in line for line in lines)
 
 
