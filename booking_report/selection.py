@@ -9,13 +9,18 @@ A model must run when its result can differ from what it holds:
   a raw table it cannot decide for counts as changed);
 - it reads the clock (the ``as_of`` macro, or SQL's own now(), directly or through
   other macros);
-- it is a table of the batch's scope (a table model reading the batch number through
-  ``refresh_state``) that a running model reads: skipped, it would still hold the last
-  batch's scope;
-- or it is downstream of one that runs.
+- or it is downstream of a model that runs for one of these reasons.
+
+And a table of the batch's scope (a table or view reading the batch number through
+``refresh_state``, or reading such a table) runs when a model that runs reads it:
+skipped, it would still hold the last batch's scope. It runs alone: its inputs are
+unchanged, so it holds "nothing changed this batch", and its other readers, which would
+find nothing to redo in it (every incremental step deletes its scope and writes it
+again from inputs that did not change), need not run.
 
 Every other model keeps exactly what a run would write again: its inputs are unchanged
-(everything upstream of it is skipped too) and nothing else it reads moved. The data
+(everything upstream of it is skipped, or is a scope table that says nothing changed)
+and nothing else it reads moved. The data
 tests run where a model they test runs (dbt's eager selection); seeds (their content is
 in the settings hash, whose change forces a full rebuild) and constant models do not.
 """
@@ -120,14 +125,34 @@ def _macro_closure(manifest: Any, macros: list[str]) -> set[str]:
 
 
 def reads_clock(manifest: Any, node: Any) -> bool:
-    hooks = " ".join(hook.sql for hook in (*node.config.pre_hook, *node.config.post_hook))
-    return bool(_macro_closure(manifest, node.depends_on.macros) & CLOCK_MACROS
-                or CLOCK_SQL.search(_without_comments(node.raw_code + " " + hooks)))
+    """The model reads the as_of macro, or SQL's own clock in its code, its hooks or a
+    macro of this project it calls."""
+    macros = _macro_closure(manifest, node.depends_on.macros)
+    if macros & CLOCK_MACROS:
+        return True
+    code = [node.raw_code, *(hook.sql for hook in (*node.config.pre_hook,
+                                                    *node.config.post_hook))]
+    code += [manifest.macros[uid].macro_sql for uid in sorted(macros)
+             if uid.startswith("macro.booking_report.") and uid in manifest.macros]
+    return any(CLOCK_SQL.search(_without_comments(text)) for text in code)
 
 
-def is_batch_scope(manifest: Any, node: Any) -> bool:
-    return (node.config.materialized in ("table", "view")
-            and bool(_macro_closure(manifest, node.depends_on.macros) & BATCH_MACROS))
+def batch_scopes(manifest: Any) -> set[str]:
+    """The unique ids of the models that hold one batch's scope: tables and views (rebuilt
+    whole every run) that read the batch number (`refresh_state`) or another such table.
+    Incremental models are not: they keep their rows and stamp the new ones."""
+    whole = {uid: node for uid, node in manifest.nodes.items()
+             if str(node.resource_type) == "model"
+             and node.config.materialized in ("table", "view")}
+    scopes = {uid for uid, node in whole.items()
+              if _macro_closure(manifest, node.depends_on.macros) & BATCH_MACROS}
+    grown = True
+    while grown:
+        more = {uid for uid, node in whole.items()
+                if uid not in scopes and set(node.depends_on.nodes) & scopes}
+        scopes |= more
+        grown = bool(more)
+    return scopes
 
 
 def _without_comments(code: str) -> str:
@@ -150,20 +175,18 @@ def models_to_run(manifest: Any, unchanged: set[tuple[str, str]],
     for uid, source in manifest.sources.items():
         if (source.source_name, source.name) not in unchanged:
             roots |= children.get(uid, set())
-    scopes = {uid for uid, node in models.items() if is_batch_scope(manifest, node)}
+    scopes = batch_scopes(manifest) & set(models)
 
     selected: set[str] = set()
     pending = list(roots)
-    while True:
-        while pending:
-            uid = pending.pop()
-            if uid in selected or uid not in models:
-                continue
+    while pending:
+        uid = pending.pop()
+        if uid not in selected and uid in models:
             selected.add(uid)
             pending.extend(children.get(uid, ()))
-        # a scope table read by a model that runs must run too, or it is stale
-        stale = {uid for uid in scopes - selected if children.get(uid, set()) & selected}
-        if not stale:
-            break
-        pending = list(stale)
+    # a scope table read by a model that runs runs too, or that model would read the
+    # last batch's scope; alone: its inputs are unchanged, so it holds "nothing changed"
+    # and its other readers, which would find nothing to redo, need not run
+    while stale := {uid for uid in scopes - selected if children.get(uid, set()) & selected}:
+        selected |= stale
     return sorted(models[uid].name for uid in selected)

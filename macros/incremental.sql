@@ -137,6 +137,19 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- pre_hook of a model whose whole rebuild joins CTEs Postgres cannot size: it assumes
+    200 rows for a CTE's distinct values, and `int_booking_uids` at a million leads then
+    ran an anti join of ~900k uids against the reschedule links as a nested loop for
+    more than ten minutes (24 s as hash joins). An incremental run keeps the planner's
+    choice: its CTEs are small and read by index. -#}
+{% macro hash_joins_when_rebuilt_whole() -%}
+    {%- if is_incremental() -%}
+        select 1
+    {%- else -%}
+        set local enable_nestloop = off
+    {%- endif -%}
+{%- endmacro %}
+
 {#- Raw rows not staged yet, for the `where` of an incremental staging model, found by
     index from what the last staging recorded (docs/decisions/incremental.md, "New raw rows by
     transaction id"):

@@ -17,7 +17,8 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ delete_scope('calcom_uid', 'int_changed_booking_uids', 'booking_uid') }}",
+    pre_hook=["{{ delete_scope('calcom_uid', 'int_changed_booking_uids', 'booking_uid') }}",
+              "{{ hash_joins_when_rebuilt_whole() }}"],
     indexes=[{'columns': ['booking_uid'], 'unique': true}, {'columns': ['parent_uid']},
              {'columns': ['calcom_uid']}],
 ) }}

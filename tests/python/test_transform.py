@@ -13,6 +13,7 @@ from booking_report.transform import (
     ManifestCache,
     dbt_environment,
     for_database,
+    run_dbt,
 )
 from devtools.pg import dsn_for
 
@@ -76,3 +77,64 @@ def test_the_cache_key_ignores_the_database_and_the_clock_but_not_the_settings()
     assert ManifestCache.key(vars_a, one) != ManifestCache.key(vars_b, one)
     other_host = dict(one, BOOKING_REPORT_PGHOST="db.example.com")
     assert ManifestCache.key(vars_a, one) != ManifestCache.key(vars_a, other_host)
+
+
+def test_only_what_changed_follows_the_project(target_dir):
+    """The selection of a refresh of only what changed, on the real project
+    (booking_report/selection.py): the clock's models always; a raw table's staging
+    only when it has something new; closed downward; no scope table left stale under a
+    model that runs."""
+    from booking_report.selection import (
+        TRACKED_SOURCES,
+        batch_scopes,
+        models_to_run,
+        reads_clock,
+    )
+
+    parsed = run_dbt(dsn_for("postgres"), ["parse"], target_dir=target_dir)
+    assert parsed.success, parsed.exception
+    manifest = parsed.result
+    models = {uid: node for uid, node in manifest.nodes.items()
+              if str(node.resource_type) == "model"}
+    by_name = {node.name: uid for uid, node in models.items()}
+    clock = {node.name for node in models.values() if reads_clock(manifest, node)}
+    # the as_of macro directly, through crossed_clock / crossed_grace, or now() itself
+    assert {"int_booking_outcomes", "int_changed_outcomes", "feed_health",
+            "reconciliation_gaps", "int_refresh_log"} <= clock
+    assert not clock & {"stg_calcom__webhook_events", "int_crm_leads", "int_booking_chains"}
+    scopes = {models[uid].name for uid in batch_scopes(manifest) if uid in models}
+    # the batch number directly, or through another scope table
+    assert {"int_changed_booking_uids", "int_changed_chains", "int_changed_matches"} <= scopes
+    assert "stg_calcom__webhook_events" not in scopes  # incremental: stamped, not a scope
+
+    def check(selected: list[str]) -> set[str]:
+        chosen = set(selected)
+        for name in chosen - scopes:  # closed downward (a scope table may run alone)
+            children = {models[c].name for c in manifest.child_map[by_name[name]]
+                        if c in models}
+            assert children <= chosen, (name, children - chosen)
+        for name in scopes - chosen:  # no stale scope under a model that runs
+            children = {models[c].name for c in manifest.child_map[by_name[name]]
+                        if c in models}
+            assert not children & chosen, (name, children & chosen)
+        assert clock <= chosen
+        return chosen
+
+    quiet = check(models_to_run(manifest, set(TRACKED_SOURCES)))
+    assert not quiet & {"stg_calcom__webhook_events", "stg_calcom__event_attendees",
+                        "stg_calcom__api_bookings", "stg_crm__snapshots", "int_crm_leads",
+                        "int_booking_chains", "metricflow_time_spine"}
+    # the chains the clock's outcome step reads, fresh ("nothing changed"), alone
+    assert {"int_changed_chains", "int_changed_booking_uids"} <= quiet
+    webhooks = check(models_to_run(manifest, set(TRACKED_SOURCES)
+                                   - {("calcom", "calcom_webhook_events")}))
+    assert quiet < webhooks
+    assert {"stg_calcom__webhook_events", "stg_calcom__event_attendees",
+            "int_booking_chains"} <= webhooks
+    assert not webhooks & {"stg_crm__snapshots", "int_crm_leads", "stg_calcom__api_bookings"}
+    # every raw table changed: every model but the constant time spine (no raw table,
+    # no clock above it)
+    everything = check(models_to_run(manifest, set()))
+    assert everything == set(by_name) - {"metricflow_time_spine"}
+    assert "int_refresh_log" not in models_to_run(
+        manifest, set(), never=frozenset({"int_refresh_log"}))
