@@ -137,11 +137,13 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- pre_hook of a model whose whole rebuild joins CTEs Postgres cannot size: it assumes
-    200 rows for a CTE's distinct values, and `int_booking_uids` at a million leads then
-    ran an anti join of ~900k uids against the reschedule links as a nested loop for
-    more than ten minutes (24 s as hash joins). An incremental run keeps the planner's
-    choice: its CTEs are small and read by index. -#}
+{#- pre_hook of a model whose whole rebuild joins CTEs Postgres cannot size (it assumes
+    200 rows for a CTE's distinct values, or a fraction of its rows for a filter): at a
+    million leads `int_booking_uids` ran an anti join of ~900k uids against the
+    reschedule links as a nested loop for more than ten minutes (24 s as hash joins),
+    and `int_booking_outcomes` joined 75k seat no-show marks to 5k seats by a nested
+    loop, 60 s of its 65 s. An incremental run keeps the planner's choice: its CTEs are
+    small and read by index. -#}
 {% macro hash_joins_when_rebuilt_whole() -%}
     {%- if is_incremental() -%}
         select 1

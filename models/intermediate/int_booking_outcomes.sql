@@ -11,7 +11,7 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='booking_id',
-    pre_hook="{{ delete_vanished_chains() }}",
+    pre_hook=["{{ delete_vanished_chains() }}", "{{ hash_joins_when_rebuilt_whole() }}"],
     indexes=[{'columns': ['booking_id'], 'unique': true}, {'columns': ['batch_no']}],
 ) }}
 
