@@ -273,9 +273,10 @@ def cmd_refresh_worker(args) -> int:
     """Refreshes on request, for the page's "Refresh now": each line on stdin starts one
     (as `refresh --no-wait` would), answered with one JSON line on stdout when it is done.
     dbt stays imported and the project parsed between requests, and each refresh runs
-    only the models whose result can change, so a refresh costs little more than its SQL
-    (docs/decisions/page.md). Ends at the end of stdin (the page went
-    away) or after --idle-seconds without a request. Summaries go to stderr."""
+    only the models whose result can change (docs/decisions/page.md; still about 4–5 s
+    on this project's 2-core machine, most of it dbt's cost per node). Ends at the end
+    of stdin (the page went away) or after --idle-seconds without a request. Summaries
+    go to stderr."""
     import json
     import select
     import time
