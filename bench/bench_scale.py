@@ -36,8 +36,8 @@ import urllib.request
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from bench.bench_floor import TARGET_SECONDS as FLOOR_TARGET
 from bench.bench_floor import one_size as floor_size
+from bench.bench_floor import print_floor
 from bench.measure import run_cli
 from bench.scale_data import DEFAULT_CACHE, WEEKS, ensure, sent_at
 from devtools.net import start_serve, stop_serve
@@ -165,20 +165,10 @@ def main() -> None:
                         "(bench/bench_floor.py; default 1500 10000; none: --floor alone)")
     parser.add_argument("--floor-runs", type=int, default=5, help="hours per floor figure")
     args = parser.parse_args()
+    if args.floor and args.floor_runs < 2:
+        parser.error("--floor-runs must be at least 2")
     for n in args.floor:
-        floor = floor_size(n, args.floor_runs)
-        print(json.dumps(floor), file=sys.stderr)
-        print(f"\n== the refresh floor, {n:,} leads: an hour's batch "
-              f"({floor['events per hour (median)']:.0f} events, median of "
-              f"{args.floor_runs}); only what changed ran "
-              f"{floor['models run, only what changed']:.0f} of {floor['models']:.0f} models")
-        for key in ("scheduled refresh (s)", "its SQL (s)", "in-process, parsed (s)",
-                    "only what changed (s)", "Refresh now (s)"):
-            verdict = "" if key == "its SQL (s)" else (
-                f"  target <= {FLOOR_TARGET:g}: "
-                f"{'met' if floor[key] <= FLOOR_TARGET else 'MISSED'}")
-            print(f"  {key:<24} {floor[key]:>9.2f}{verdict}")
-        sys.stdout.flush()
+        print_floor(floor_size(n, args.floor_runs), args.floor_runs)
     results = []
     for n in args.leads:
         figures = one_size(n, args.cache, args.keep, args.crm_exports, args.weeks,
