@@ -152,14 +152,19 @@ def plan(seed: int, sc, *, crm_churn: bool) -> list[dict]:
     return steps
 
 
-def apply(dsn: str, sc, step: dict, rng: random.Random, churn_texts: dict) -> None:
-    store_bodies(dsn, step["bodies"])
+def store_received(dsn: str, bodies) -> None:
+    """Store ``bodies`` as the receiver would, all received at the same time in every
+    database a test compares (after every send time: shuffled chunks hold bodies of any
+    age)."""
+    store_bodies(dsn, bodies)
     with psycopg.connect(dsn) as conn:
-        # the same receipt time in both databases (after every send time: shuffled
-        # chunks hold bodies of any age)
         conn.execute("update raw.calcom_webhook_events set received_at = %s"
                      " where received_at > now() - interval '10 minutes'",
                      (AS_OF - timedelta(minutes=5),))
+
+
+def apply(dsn: str, sc, step: dict, rng: random.Random, churn_texts: dict) -> None:
+    store_received(dsn, step["bodies"])
     for kind, snapshot_at in step["crm"]:
         text = crm_csv_text(sc) if kind == "final" else churn_texts.setdefault(
             snapshot_at, churned_crm(sc, rng))
@@ -232,10 +237,7 @@ def test_a_disagreement_crossing_the_grace_period_alone(target_dir):
     try:
         for dsn in (incremental, full):
             init_db(dsn)
-            store_bodies(dsn, sc.bodies)
-            with psycopg.connect(dsn) as conn:  # the same receipt time in both
-                conn.execute("update raw.calcom_webhook_events set received_at = %s",
-                             (AS_OF - timedelta(minutes=5),))
+            store_received(dsn, sc.bodies)
             crm_snapshot(dsn, crm_csv_text(sc), sc.snapshot_at, "final.csv")
         first = refresh(incremental, as_of=AS_OF.isoformat(), variables=variables,
                         target_dir=target_dir / "grace")
@@ -451,11 +453,7 @@ def test_weekly_counts_follow_a_chain_and_a_lead_into_another_week(target_dir, f
         for number, (bodies, exports) in enumerate(steps):
             for dsn in (incremental, full):
                 init_db(dsn)
-                store_bodies(dsn, bodies)
-                with psycopg.connect(dsn) as conn:  # the same receipt time in both
-                    conn.execute("update raw.calcom_webhook_events set received_at = %s"
-                                 " where received_at > now() - interval '10 minutes'",
-                                 (AS_OF - timedelta(minutes=5),))
+                store_received(dsn, bodies)
                 for name, text, snapshot_at in exports:
                     crm_snapshot(dsn, text, snapshot_at, name)
             if fail_first and number > 0:
@@ -547,11 +545,7 @@ def test_only_what_changed_runs_and_rows_a_failed_build_staged_still_count(targe
     def land(bodies, export: str | None = None) -> None:
         for dsn in (incremental, full):
             init_db(dsn)
-            store_bodies(dsn, bodies)
-            with psycopg.connect(dsn) as conn:  # the same receipt time in both
-                conn.execute("update raw.calcom_webhook_events set received_at = %s"
-                             " where received_at > now() - interval '10 minutes'",
-                             (AS_OF - timedelta(minutes=5),))
+            store_received(dsn, bodies)
             if export:
                 crm_snapshot(dsn, crm_csv_text(sc), sc.snapshot_at + timedelta(
                     hours=len(export)), export)
