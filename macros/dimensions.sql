@@ -42,3 +42,14 @@
     cast(coalesce({{ leads }}.lead_name, {{ booker }}.booker_name) as text) as contact_name,
     cast(coalesce({{ leads }}.lead_email, {{ booker }}.booker_email) as text) as contact_email
 {%- endmacro %}
+
+{#- A review reason's place in the order of what needs the owner's answer (null for the
+    CRM's disagreements, which the page lists apart): a meeting the queue holds for two
+    reasons is listed once, under the first. report/data.py's ANSWER_REASONS is the same
+    order (tests/python/test_report.py checks they agree). -#}
+{% macro answer_rank(reason) -%}
+    array_position(
+        array['no_outcome_evidence', 'outcome_conflict', 'suspicious_slot',
+              'unattributed_booking'],
+        {{ reason }})
+{%- endmacro %}

@@ -270,6 +270,7 @@ ONE_PER_MEETING = """
                     where first.booking_id = queue.booking_id
                       and array_position(%s::text[], first.reason)
                           < array_position(%s::text[], queue.reason))"""
+ONCE_ORDER = (list(ANSWER_REASONS), list(ANSWER_REASONS))
 
 LATEST_SAVED = """
     select saved.manual_outcome, saved.confirmed_at
@@ -281,30 +282,81 @@ LATEST_SAVED = """
 """
 
 
+def _queue_totals(conn, data: ReportData, priv: sql.Identifier, *, week_only: bool,
+                  in_week: sql.Composable, week_bounds: tuple,
+                  once: sql.Composable) -> tuple[int, int]:
+    """How many items the queue lists (one per meeting) in the chosen week (or every
+    week), and in the other weeks: read from review_counts, a few rows per week. Marts
+    built before review_counts counted what the queue lists (until the next refresh)
+    are counted from the queue itself: slower, just as exact."""
+    this_week = sql.SQL("slot_week = %s" if week_only else "true")
+    try:
+        with conn.transaction():  # a savepoint: the fallback runs in the same session
+            row = conn.execute(sql.SQL(
+                "select coalesce(sum(listed) filter (where {this_week}), 0) as listed,"
+                " coalesce(sum(listed) filter (where slot_week is not null"
+                "                              and not ({this_week})), 0) as other"
+                " from {priv}.review_counts").format(this_week=this_week, priv=priv),
+                (data.week, data.week) if week_only else ()).fetchone()
+            return int(row["listed"]), int(row["other"]) if week_only else 0
+    except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn):
+        pass
+    listed = conn.execute(sql.SQL(
+        "select count(*) as n from {priv}.review_queue as queue"
+        " where queue.reason = any(%s){in_week}{once}").format(
+            priv=priv, in_week=in_week, once=once),
+        (list(ANSWER_REASONS), *week_bounds, *ONCE_ORDER)).fetchone()["n"]
+    other = 0
+    if week_only:
+        other = conn.execute(sql.SQL(
+            "select count(*) as n from {priv}.review_queue as queue"
+            " where queue.reason = any(%s)"
+            " and not (" + SLOT_IN_WEEK.replace("start_at", "queue.start_at") + ")"
+            " and queue.start_at is not null{once}").format(priv=priv, once=once),
+            (list(ANSWER_REASONS), data.week, data.week, *ONCE_ORDER)).fetchone()["n"]
+    return int(listed), int(other)
+
+
 def _load_queue(conn, data: ReportData, priv: sql.Identifier) -> None:
     """The queue of what needs the owner's answer: the chosen week's meetings (or every
     week), newest first, one page; each with the person's other disagreements, and with
-    a confirmation saved since the last build (shown in place, with Undo)."""
+    a confirmation saved since the last build (shown in place, with Undo).
+
+    Each view costs a page and the confirmations saved since the last build, not the
+    queue: the totals come from review_counts, the open ones are those totals less the
+    listed items with a saved confirmation, and the page is read in the order of the
+    queue's (start_at desc, review_item_id) index."""
     week_only = data.review_week_only and data.week is not None
     in_week = sql.SQL(" and " + SLOT_IN_WEEK.replace("start_at", "queue.start_at")
                       if week_only else "")
     week_bounds: tuple = (data.week, data.week) if week_only else ()
     latest = sql.SQL(LATEST_SAVED).format(priv=priv)
     once = sql.SQL(ONE_PER_MEETING).format(priv=priv)
-    order = (list(ANSWER_REASONS), list(ANSWER_REASONS))
     try:
         with conn.transaction():
-            counted = conn.execute(sql.SQL(
-                "select count(*) as listed, count(*) filter (where not exists ("
-                "   select 1 from ({latest}) as saved where saved.manual_outcome <> 'undone'"
-                " )) as open from {priv}.review_queue as queue"
-                " where queue.reason = any(%s){in_week}{once}").format(
-                    priv=priv, in_week=in_week, latest=latest, once=once),
-                (list(ANSWER_REASONS), *week_bounds, *order)).fetchone()
-            # newest meeting first, read in the order of the queue's (start_at desc,
-            # review_item_id) index
+            listed, other_weeks = _queue_totals(conn, data, priv, week_only=week_only,
+                                                in_week=in_week, week_bounds=week_bounds,
+                                                once=once)
+            # the listed items whose latest confirmation since the last build is not
+            # an undo: found from those confirmations, a handful
+            saved = conn.execute(sql.SQL(
+                "select count(*) as n from {priv}.review_queue as queue"
+                " where queue.booking_id in ("
+                "   select pending.booking_id from {priv}.pending_confirmations as pending)"
+                " and exists (select 1 from ({latest}) as saved"
+                "             where saved.manual_outcome <> 'undone')"
+                " and queue.reason = any(%s){in_week}{once}").format(
+                    priv=priv, latest=latest, in_week=in_week, once=once),
+                (list(ANSWER_REASONS), *week_bounds, *ONCE_ORDER)).fetchone()["n"]
+            # the page first (a limit over the index's order, each meeting's first
+            # reason checked by index), then its confirmations and other reasons
             data.review = _rows(conn, sql.SQL(
-                "select queue.*, saved.manual_outcome as saved_outcome,"
+                "with page as ("
+                "   select queue.* from {priv}.review_queue as queue"
+                "   where queue.reason = any(%s){in_week}{once}"
+                "   order by queue.start_at desc nulls last, queue.review_item_id"
+                "   limit %s offset %s)"
+                " select queue.*, saved.manual_outcome as saved_outcome,"
                 "   saved.confirmed_at as saved_at,"
                 "   (select array_agg(distinct other.reason order by other.reason)"
                 "    from {priv}.review_queue as other"
@@ -312,25 +364,18 @@ def _load_queue(conn, data: ReportData, priv: sql.Identifier) -> None:
                 "       or (other.booking_id = queue.booking_id"
                 "           and other.reason <> queue.reason)"
                 "   ) as other_reasons"
-                " from {priv}.review_queue as queue"
+                " from page as queue"
                 " left join lateral ({latest}) as saved"
                 "   on saved.manual_outcome <> 'undone'"
-                " where queue.reason = any(%s){in_week}{once}"
-                " order by queue.start_at desc nulls last, queue.review_item_id"
-                " limit %s offset %s").format(priv=priv, latest=latest, in_week=in_week,
-                                              once=once),
-                (list(CRM_REASONS), list(ANSWER_REASONS), *week_bounds, *order,
-                 REVIEW_PAGE_SIZE, data.review_page * REVIEW_PAGE_SIZE))
+                " order by queue.start_at desc nulls last, queue.review_item_id").format(
+                    priv=priv, latest=latest, in_week=in_week, once=once),
+                (list(ANSWER_REASONS), *week_bounds, *ONCE_ORDER,
+                 REVIEW_PAGE_SIZE, data.review_page * REVIEW_PAGE_SIZE, list(CRM_REASONS)))
     except psycopg.errors.UndefinedTable:
         conn.rollback()
-        counted, data.review = {"listed": 0, "open": 0}, []
-    data.review_open, data.review_listed = int(counted["open"]), int(counted["listed"])
-    if week_only:
-        data.review_other_weeks = int(conn.execute(sql.SQL(
-            "select count(*) as n from {priv}.review_queue as queue where queue.reason = any(%s)"
-            " and not (" + SLOT_IN_WEEK.replace("start_at", "queue.start_at") + ")"
-            " and queue.start_at is not null{once}").format(priv=priv, once=once),
-            (list(ANSWER_REASONS), data.week, data.week, *order)).fetchone()["n"])
+        listed, other_weeks, saved, data.review = 0, 0, 0, []
+    data.review_listed, data.review_open = listed, listed - int(saved)
+    data.review_other_weeks = other_weeks if week_only else 0
     # the disagreements with the CRM, each person once: those already in the queue's
     # page carry them as "also"
     queued = {item["lead_id"] for item in data.review if item.get("lead_id")}

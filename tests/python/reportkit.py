@@ -120,16 +120,16 @@ ANSWER_ORDER = ("no_outcome_evidence", "outcome_conflict", "suspicious_slot",
                 "unattributed_booking")
 
 
-def queue_ids(dsn, week_start=None, *, open_only=False) -> list[str]:
+def queue_ids(dsn, week_start=None, *, open_only=False, undated=False) -> list[str]:
     """The queue's items that need an answer, newest meeting first (the week's only), one
     per meeting: a booking listed for two reasons counts once, under the first reason in
     ANSWER_ORDER. `open_only`: without those confirmed since the last build, which the
-    page lists in place but no longer counts."""
+    page lists in place but no longer counts; `undated`: only those with no slot."""
     with psycopg.connect(dsn) as conn:
         zone = conn.execute("select report_timezone from reporting.feed_health").fetchone()[0]
         conn.execute("select set_config('TimeZone', %s, false)", (zone,))
         where = (" and start_at >= cast(%s as date) and start_at < cast(%s as date) + 7"
-                 if week_start else "")
+                 if week_start else "") + (" and start_at is null" if undated else "")
         rows = conn.execute(
             "select review_item_id, booking_id, reason from reporting_private.review_queue"
             f" where reason = any(%s){where} order by start_at desc nulls last, review_item_id",

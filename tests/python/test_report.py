@@ -543,8 +543,15 @@ def test_every_item_of_the_week_is_on_a_page_and_totals_are_exact(known_db, tmp_
     paged = [i["review_item_id"] for page in range(data.review_pages)
              for i in reportdata.load_report(known_db, week=WEEK, review_page=page).review]
     assert paged == week_ids  # each once, newest first
+    # listed (open or saved since the last build), and the other weeks' meetings with a
+    # slot, as the link to them says
+    undated = set(queue_ids(known_db, undated=True))
+    assert undated.isdisjoint(week_ids)
+    assert data.review_listed == len(week_ids)
+    assert data.review_other_weeks == len(all_ids) - len(week_ids) - len(undated) > 0
     every = reportdata.load_report(known_db, week=WEEK, review_week_only=False)
     assert every.review_open == len(queue_ids(known_db, open_only=True))
+    assert every.review_listed == len(all_ids) and every.review_other_weeks == 0
     assert [i["review_item_id"] for i in every.review] == all_ids[:3]
     assert data.followups_total == followups and len(data.followups) == 2
     assert data.gaps_total == gaps and len(data.gaps) == 2
@@ -663,25 +670,61 @@ def test_review_download_neutralizes_spreadsheet_formulas(known_db, tmp_path):
     assert row["contact_name"] == "'" + formula
 
 
+def queue_totals(data: reportdata.ReportData) -> tuple:
+    return (data.review_listed, data.review_open, data.review_other_weeks,
+            [item["review_item_id"] for item in data.review])
+
+
 def test_marts_from_before_review_counts_still_show_exact_counts(known_db, tmp_path):
-    """Between an upgrade and its first refresh the marts have no review_counts table:
-    the page counts the queue itself instead of going blank."""
+    """Between an upgrade and its first refresh the marts have no review_counts table,
+    or one that does not count what the queue lists: the page counts the queue itself
+    instead of going blank, to the same figures."""
     by_reason = dict(fetchall(known_db, "select reason, count(*) from"
                                         " reporting_private.review_queue group by reason"))
-    week_counts = reportdata.load_report(known_db, week=WEEK).review_counts
-    with psycopg.connect(known_db) as conn:
-        conn.execute("alter table reporting_private.review_counts rename to review_counts_away")
-    try:
-        data = reportdata.load_report(known_db, week=WEEK, review_week_only=False)
-        week_data = reportdata.load_report(known_db, week=WEEK)
-        with LiveServer(app_for(known_db, tmp_path)) as live:
-            page = Client(live.url).request(f"/report?week={WEEK}")
-    finally:
+    week_now = reportdata.load_report(known_db, week=WEEK)
+    every_now = reportdata.load_report(known_db, week=WEEK, review_week_only=False)
+    older = []
+    for change, undo in [
+            ("rename column listed to listed_away", "rename column listed_away to listed"),
+            ("rename to review_counts_away", None)]:
         with psycopg.connect(known_db) as conn:
-            conn.execute("alter table reporting_private.review_counts_away"
-                         " rename to review_counts")
+            conn.execute("alter table reporting_private.review_counts " + change)
+        try:
+            older.append((reportdata.load_report(known_db, week=WEEK),
+                          reportdata.load_report(known_db, week=WEEK, review_week_only=False)))
+            if undo is None:
+                with LiveServer(app_for(known_db, tmp_path)) as live:
+                    page = Client(live.url).request(f"/report?week={WEEK}")
+        finally:
+            with psycopg.connect(known_db) as conn:
+                conn.execute("alter table reporting_private."
+                             + (f"review_counts {undo}" if undo
+                                else "review_counts_away rename to review_counts"))
+    for week_data, data in older:
+        assert queue_totals(week_data) == queue_totals(week_now)
+        assert queue_totals(data) == queue_totals(every_now)
+    week_data, data = older[-1]
     assert data.review_counts == by_reason
     assert data.row is not None and data.host_names  # the rest of the page is there
-    assert week_data.review_counts == week_counts
+    assert week_data.review_counts == week_now.review_counts
     assert 0 < week_data.review_total < data.review_total
     assert page.status == 200 and 'id="review-queue"' in page.text
+
+
+def test_review_counts_count_each_meeting_once_under_its_first_reason(known_db):
+    """review_counts.listed, what the page's totals read, counts the queue as the page
+    lists it: a meeting held for two reasons once, under the first of ANSWER_ORDER (an
+    order written in SQL, macro answer_rank, and in report/data.py)."""
+    listed = dict(fetchall(known_db, "select reason, sum(listed) from"
+                                     " reporting_private.review_counts group by reason"))
+    by_reason: dict[str, int] = {}
+    for item in queue_ids(known_db):
+        reason = item.split(":", 1)[0]
+        by_reason[reason] = by_reason.get(reason, 0) + 1
+    assert {r: n for r, n in listed.items() if n} == by_reason
+    # the scenario holds meetings the queue has for two reasons, so the order counts
+    assert fetchall(known_db, "select count(*) from (select booking_id"
+                              " from reporting_private.review_queue where reason = any(%s)"
+                              " group by booking_id having count(*) > 1) as twice",
+                    (list(ANSWER_ORDER),))[0][0] > 0
+    assert reportdata.ANSWER_REASONS == ANSWER_ORDER
