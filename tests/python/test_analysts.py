@@ -25,7 +25,7 @@ MART_SCHEMAS = ("reporting", "reporting_private")
 
 @pytest.fixture(scope="module")
 def known_db(templates, target_dir):
-    dsn = built_database(templates, target_dir, seed=23)
+    dsn = built_database(templates, target_dir)
     yield dsn
     drop_database(dsn)
 
@@ -180,7 +180,7 @@ def test_marts_are_analyzed_and_the_page_sorts_have_indexes(templates, target_di
     the page's lists have indexes in their order (that the page's queries use them:
     test_report.py, test_the_pages_lists_are_read_in_index_order_not_sorted). Built
     here, not cloned: a clone has the statistics but not their history."""
-    known_db = built_database(templates, target_dir, seed=23, clone=False)
+    known_db = built_database(templates, target_dir, clone=False)
     try:
         check_analyzed_and_indexed(known_db)
     finally:

@@ -46,7 +46,7 @@ SECRET = "ops-secret"
 
 @pytest.fixture(scope="module")
 def known_db(templates, target_dir):
-    dsn = built_database(templates, target_dir, seed=17)
+    dsn = built_database(templates, target_dir)
     yield dsn
     drop_database(dsn)
 
