@@ -261,10 +261,10 @@ def _verdict(conn, rep: sql.Identifier, source: str) -> dict[str, Any] | None:
                                  "meetings_not_reminded": 0}
 
 
-# a booking's latest confirmation saved since the last build (read live), by its id:
-# the page sees a confirmation at once, before the refresh that applies it
 # one item per meeting: a booking the queue lists for two reasons (no outcome, and no
 # lead) is one item, under its first reason in ANSWER_REASONS' order, the other as "also"
+# (review_counts.listed counts the same way, at refresh: macro answer_rank); its
+# parameters are ONCE_ORDER
 ONE_PER_MEETING = """
     and not exists (select 1 from {priv}.review_queue as first
                     where first.booking_id = queue.booking_id
@@ -272,6 +272,8 @@ ONE_PER_MEETING = """
                           < array_position(%s::text[], queue.reason))"""
 ONCE_ORDER = (list(ANSWER_REASONS), list(ANSWER_REASONS))
 
+# a booking's latest confirmation saved since the last build (read live), by its id:
+# the page sees a confirmation at once, before the refresh that applies it
 LATEST_SAVED = """
     select saved.manual_outcome, saved.confirmed_at
     from {priv}.pending_confirmations as saved
@@ -375,7 +377,7 @@ def _load_queue(conn, data: ReportData, priv: sql.Identifier) -> None:
         conn.rollback()
         listed, other_weeks, saved, data.review = 0, 0, 0, []
     data.review_listed, data.review_open = listed, listed - int(saved)
-    data.review_other_weeks = other_weeks if week_only else 0
+    data.review_other_weeks = other_weeks
     # the disagreements with the CRM, each person once: those already in the queue's
     # page carry them as "also"
     queued = {item["lead_id"] for item in data.review if item.get("lead_id")}
