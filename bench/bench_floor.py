@@ -201,5 +201,6 @@ def main() -> None:
     for leads in args.leads:
         print_floor(one_size(leads, args.runs), args.runs)
 
+
 if __name__ == "__main__":
     main()

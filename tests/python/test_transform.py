@@ -107,16 +107,15 @@ def test_only_what_changed_follows_the_project(target_dir):
     assert {"int_changed_booking_uids", "int_changed_chains", "int_changed_matches"} <= scopes
     assert "stg_calcom__webhook_events" not in scopes  # incremental: stamped, not a scope
 
+    def children(name: str) -> set[str]:
+        return {models[c].name for c in manifest.child_map[by_name[name]] if c in models}
+
     def check(selected: list[str]) -> set[str]:
         chosen = set(selected)
         for name in chosen - scopes:  # closed downward (a scope table may run alone)
-            children = {models[c].name for c in manifest.child_map[by_name[name]]
-                        if c in models}
-            assert children <= chosen, (name, children - chosen)
+            assert children(name) <= chosen, (name, children(name) - chosen)
         for name in scopes - chosen:  # no stale scope under a model that runs
-            children = {models[c].name for c in manifest.child_map[by_name[name]]
-                        if c in models}
-            assert not children & chosen, (name, children & chosen)
+            assert not children(name) & chosen, (name, children(name) & chosen)
         assert clock <= chosen
         return chosen
 
