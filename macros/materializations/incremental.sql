@@ -38,22 +38,25 @@
     {%- endif -%}
 
     {%- set grant_config = config.get('grants') -%}
+    {%- set leftovers = leftover_relations(target_relation, make_backup_relation(
+        target_relation, 'table' if existing_relation is none else existing_relation.type)) -%}
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
     {%- if existing_relation is none -%}
         {%- call statement('main') -%}
+            {{ drop_leftovers_sql(leftovers) }}
             {{ hooks_sql(pre_hooks) }}
             {{ get_create_table_as_sql(False, target_relation, sql) }}
         {%- endcall -%}
-        {%- call statement('after') -%}
+        {%- set after -%}
             {%- for index in config.get('indexes', default=[]) %}
             {{ get_create_index_sql(target_relation, index) }};
             {%- endfor %}
             {{ hooks_sql(post_hooks) }}
-            select 1
-        {%- endcall -%}
+        {%- endset -%}
     {%- else -%}
         {%- set temp_relation = make_temp_relation(target_relation) -%}
         {%- call statement('main') -%}
+            {{ drop_leftovers_sql(leftovers) }}
             {{ hooks_sql(pre_hooks) }}
             create temporary table {{ temp_relation }} on commit drop as (
                 {{ sql }}
@@ -69,9 +72,14 @@
             {%- endif %}
             insert into {{ target_relation }} select * from {{ temp_relation }}
         {%- endcall -%}
+        {%- set after = hooks_sql(post_hooks) -%}
+    {%- endif -%}
+    {%- for relation in leftovers -%}
+        {%- do adapter.cache_dropped(relation) -%}
+    {%- endfor -%}
+    {%- if after | trim -%}
         {%- call statement('after') -%}
-            {{ hooks_sql(post_hooks) }}
-            select 1
+            {{ after }}
         {%- endcall -%}
     {%- endif -%}
 

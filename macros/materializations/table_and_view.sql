@@ -29,16 +29,13 @@
     {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}
     {%- set backup_relation = make_backup_relation(
         target_relation, kind if existing_relation is none else existing_relation.type) -%}
-    {%- set leftovers = [load_cached_relation(intermediate_relation),
-                         load_cached_relation(backup_relation)] | reject('none') | list -%}
+    {%- set leftovers = leftover_relations(target_relation, backup_relation) -%}
     {%- set grant_config = config.get('grants') -%}
 
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
 
     {%- call statement('main') -%}
-        {%- for relation in leftovers %}
-        {{ get_drop_sql(relation) }};
-        {%- endfor %}
+        {{ drop_leftovers_sql(leftovers) }}
         {{ hooks_sql(pre_hooks) }}
         {%- if kind == 'view' %}
         {{ get_create_view_as_sql(intermediate_relation, sql) }}
@@ -76,6 +73,20 @@
     {{ run_hooks(post_hooks, inside_transaction=False) }}
     {{ return({'relations': [target_relation]}) }}
 {% endmacro %}
+
+{#- What a run killed halfway left of this model, as dbt's relation cache found it at
+    the start: its new version under the temporary name, its old one under the backup
+    name. -#}
+{% macro leftover_relations(target_relation, backup_relation) -%}
+    {{ return([load_cached_relation(make_intermediate_relation(target_relation)),
+               load_cached_relation(backup_relation)] | reject('none') | list) }}
+{%- endmacro %}
+
+{% macro drop_leftovers_sql(leftovers) -%}
+    {%- for relation in leftovers %}
+    {{ get_drop_sql(relation) }};
+    {%- endfor -%}
+{%- endmacro %}
 
 {#- The hooks that run inside the model's transaction, rendered as run_hooks renders
     them, one statement each, for a batch. -#}

@@ -77,7 +77,8 @@ def test_rebuilt_relations_keep_their_indexes_and_a_failed_runs_leftovers_go(
         for table, found in built_indexes.items():
             assert len(set(found)) == len(found), (table, found)  # none twice
         # what a run killed halfway leaves: a new table under its temporary name, an old
-        # one under its backup name, a view's new version
+        # one under its backup name, a view's new version, an incremental model's old
+        # table (its full refresh swaps as a table does)
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("create table booking_intermediate.int_changed_leads__dbt_tmp"
                          " as select 1 as leftover")
@@ -85,6 +86,8 @@ def test_rebuilt_relations_keep_their_indexes_and_a_failed_runs_leftovers_go(
                          " as select 1 as leftover")
             conn.execute("create view booking_staging.stg_review__manual_outcomes__dbt_tmp"
                          " as select 1 as leftover")
+            conn.execute("create table reporting_private.review_queue__dbt_backup"
+                         " as select 1 as leftover")  # an incremental model's
         outcome = refresh(dsn, as_of=(AS_OF + timedelta(days=1)).isoformat(),
                           target_dir=target_dir)
         assert outcome.build.success, outcome.build.failures
