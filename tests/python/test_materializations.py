@@ -14,7 +14,8 @@ import psycopg
 from helpers import drop_database, fetchall
 from reportkit import AS_OF, built_database
 
-from booking_report.refresh import refresh
+from booking_report.refresh import refresh, settings, settings_hash
+from booking_report.transform import build
 
 SCHEMAS = ("booking_staging", "booking_intermediate", "reporting", "reporting_private")
 
@@ -80,7 +81,7 @@ def test_rebuilt_relations_keep_their_indexes_and_a_failed_runs_leftovers_go(
         # one under its backup name, a view's new version, an incremental model's old
         # table (its full refresh swaps as a table does)
         with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute("create table booking_intermediate.int_changed_leads__dbt_tmp"
+            conn.execute("create table booking_intermediate.int_changed_outcomes__dbt_tmp"
                          " as select 1 as leftover")
             conn.execute("create table reporting_private.rpt_followups__dbt_backup"
                          " as select 1 as leftover")
@@ -88,10 +89,12 @@ def test_rebuilt_relations_keep_their_indexes_and_a_failed_runs_leftovers_go(
                          " as select 1 as leftover")
             conn.execute("create table reporting_private.review_queue__dbt_backup"
                          " as select 1 as leftover")  # an incremental model's
+        # "Refresh now"'s incremental run, a day later: the clock's models run (those
+        # four among them), the rest is left as it is
         outcome = refresh(dsn, as_of=(AS_OF + timedelta(days=1)).isoformat(),
-                          target_dir=target_dir)
+                          target_dir=target_dir, only_changed=True)
         assert outcome.build.success, outcome.build.failures
-        assert outcome.full_reason is None  # an incremental run of every model
+        assert outcome.full_reason is None and outcome.only_changed[0] > 20
         # the leftovers are gone, nothing new is left behind, the indexes are the same
         assert relations(dsn) == before
         assert indexes(dsn) == built_indexes
@@ -122,7 +125,7 @@ def test_an_incremental_model_whose_columns_changed_stops_before_it_writes(
                          " (select booking_id from reporting.fct_bookings limit 3)")
             kept = conn.execute("select count(*) from reporting.fct_bookings").fetchone()[0]
         later = (AS_OF + timedelta(days=2)).isoformat()
-        outcome = refresh(dsn, as_of=later, target_dir=target_dir)
+        outcome = refresh(dsn, as_of=later, target_dir=target_dir, only_changed=True)
         assert not outcome.build.success
         failure = next(f for f in outcome.build.failures if "fct_bookings" in f)
         assert "the columns of" in failure and "retired text" in failure, failure
@@ -133,9 +136,12 @@ def test_an_incremental_model_whose_columns_changed_stops_before_it_writes(
         assert fetchall(dsn, "select count(*) from information_schema.columns where"
                              " table_schema = 'reporting' and table_name = 'fct_bookings'"
                              " and column_name = 'retired'") == [(1,)]
-        # a full refresh rebuilds it as the model now is
-        outcome = refresh(dsn, as_of=later, target_dir=target_dir, full_refresh=True)
-        assert outcome.build.success, outcome.build.failures
+        # a full refresh of it rebuilds it as the model now is
+        variables = settings({})
+        variables["settings_hash"] = settings_hash(variables)  # the refresh's parse
+        summary = build(dsn, variables={**variables, "as_of": later}, full_refresh=True,
+                        target_dir=target_dir, select=lambda manifest: ["fct_bookings"])
+        assert summary.success and summary.count("model") == 1, summary.failures
         assert fetchall(dsn, "select count(*) from information_schema.columns where"
                              " table_schema = 'reporting' and table_name = 'fct_bookings'"
                              " and column_name = 'retired'") == [(0,)]
