@@ -183,8 +183,12 @@ def run_dbt(dsn: str, args: list[str], *, target_dir: Path | None = None,
             key = MANIFESTS.key(vars_args, env)
             manifest = MANIFESTS.get(key, database)
             if manifest is None:
-                parsed = dbtRunner().invoke([*(["--quiet"] if quiet else []), "parse",
-                                             *vars_args, *paths])
+                # the parsed project is kept here, not read from target/manifest.json:
+                # writing that file was 0.8 s of a scheduled refresh's fresh process
+                # (dbt still writes partial_parse.msgpack, the next process's partial
+                # parse)
+                parsed = dbtRunner().invoke([*(["--quiet"] if quiet else []),
+                                             "--no-write-json", "parse", *vars_args, *paths])
                 if not parsed.success:
                     return parsed
                 MANIFESTS.parses += 1

@@ -1,17 +1,16 @@
 {#- dbt's table and view materializations for Postgres, in two round trips instead of
-    about ten
-    (docs/decisions/incremental.md, "Round 4: fewer statements per model"). The same
-    steps: drop what a failed run left, the hooks, the new table under a temporary name,
-    its indexes, the old one renamed away, the new one renamed in, the hooks after, the
-    old one dropped, the grants, the commit; all in one transaction (dbt drops the old
-    table after its commit: the lock it holds is the rename's either way). Sent as
-    two batches of statements, not one statement each: dbt's own cost per statement
-    (rendering, log events, the result turned into a table) was most of a small
-    refresh's time. `main` ends with the create, so the run's message and
-    adapter_response keep the rows it wrote ("SELECT 8"). dbt's relation cache is told
-    what the batches did, as its own rename and drop would tell it. Held by every
-    build of the suite; test_transform.py checks a rebuilt table keeps its indexes,
-    grants and hooks, and that a run left halfway is cleaned up. -#}
+    about ten (docs/decisions/incremental.md, "Round 4: fewer statements per model").
+    The same steps: drop what a failed run left, the hooks, the new relation under a
+    temporary name, its indexes, the old one renamed away, the new one renamed in, the
+    hooks after, the old one dropped, the grants, the commit; all in one transaction
+    (dbt drops the old one after its commit: the rename holds the same lock until
+    then). Sent as two batches of statements, not one statement each: dbt's own cost
+    per statement (rendering, log events, the result turned into a table) was a large
+    part of a small refresh's time. `main` ends with the create, so the run's message
+    and adapter_response keep the rows it wrote ("SELECT 8"). dbt's relation cache is
+    told what the batches did, as its own rename and drop would tell it. Every build of
+    the suite goes through them; tests/python/test_materializations.py checks the
+    indexes, the leftovers of a killed run and the messages. -#}
 {% materialization table, adapter='postgres' %}
     {{ return(swap_in_new_relation('table')) }}
 {% endmaterialization %}
