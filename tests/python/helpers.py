@@ -19,6 +19,8 @@ from devtools.pg import ADMIN_URL, create_database, drop_database  # noqa: F401 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "calcom"
 ARTIFACTS = REPO / "test-artifacts"
+# the schemas dbt builds into (dbt_project.yml's *_schema vars, at their defaults)
+SCHEMAS = ("booking_staging", "booking_intermediate", "reporting", "reporting_private")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]

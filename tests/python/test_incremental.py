@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from helpers import create_database, drop_database, fetchall
+from helpers import SCHEMAS, create_database, drop_database, fetchall
 from oracle import mismatches
 
 from booking_report.demo.landing import crm_csv_text, load_manual_outcomes, store_bodies
@@ -39,7 +39,6 @@ pytestmark = pytest.mark.slow
 
 AS_OF = datetime(2026, 11, 23, 12, tzinfo=UTC)
 KEY = "cal_live_test_incremental_0123"
-SCHEMAS = ("booking_staging", "booking_intermediate", "reporting", "reporting_private")
 # bookkeeping of the batches themselves, not data: the log and every scope table
 # (int_changed_*: what one batch touched; int_replaced_*: the old values of the rows it
 # replaced; both empty in a full build)

@@ -11,13 +11,11 @@ import re
 from datetime import timedelta
 
 import psycopg
-from helpers import drop_database, fetchall
+from helpers import SCHEMAS, drop_database, fetchall
 from reportkit import AS_OF, built_database
 
 from booking_report.refresh import refresh, settings, settings_hash
 from booking_report.transform import build
-
-SCHEMAS = ("booking_staging", "booking_intermediate", "reporting", "reporting_private")
 
 
 def relations(dsn: str) -> dict[str, str]:
@@ -114,6 +112,13 @@ def test_rebuilt_relations_keep_their_indexes_and_a_failed_runs_leftovers_go(
         drop_database(dsn)
 
 
+def retired_column(dsn: str) -> bool:
+    """Whether fct_bookings has the column the test adds."""
+    return fetchall(dsn, "select count(*) from information_schema.columns where"
+                         " table_schema = 'reporting' and table_name = 'fct_bookings'"
+                         " and column_name = 'retired'") == [(1,)]
+
+
 def test_an_incremental_model_whose_columns_changed_stops_before_it_writes(
         templates, target_dir):
     dsn = built_database(templates, target_dir)
@@ -133,18 +138,14 @@ def test_an_incremental_model_whose_columns_changed_stops_before_it_writes(
         # nothing of the batch was written: the table is as it was, column included
         assert fetchall(dsn, "select count(*) from reporting.fct_bookings") == [(kept,)]
         assert "reporting.fct_bookings" in relations(dsn)
-        assert fetchall(dsn, "select count(*) from information_schema.columns where"
-                             " table_schema = 'reporting' and table_name = 'fct_bookings'"
-                             " and column_name = 'retired'") == [(1,)]
+        assert retired_column(dsn)
         # a full refresh of it rebuilds it as the model now is
         variables = settings({})
         variables["settings_hash"] = settings_hash(variables)  # the refresh's parse
         summary = build(dsn, variables={**variables, "as_of": later}, full_refresh=True,
                         target_dir=target_dir, select=lambda manifest: ["fct_bookings"])
         assert summary.success and summary.count("model") == 1, summary.failures
-        assert fetchall(dsn, "select count(*) from information_schema.columns where"
-                             " table_schema = 'reporting' and table_name = 'fct_bookings'"
-                             " and column_name = 'retired'") == [(0,)]
+        assert not retired_column(dsn)
         assert fetchall(dsn, "select count(*) from reporting.fct_bookings")[0][0] > kept
     finally:
         drop_database(dsn)
