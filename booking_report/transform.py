@@ -53,11 +53,11 @@ def dbt_environment(dsn: str) -> dict[str, str]:
         "BOOKING_REPORT_PGSSLMODE": str(params.get("sslmode") or "prefer"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DBT_DO_NOT_TRACK": "1",
-        # dbt's file log (logs/dbt.log under the data folder) at its default, debug,
+        # the file log (logs/dbt.log under the data folder) at dbt's default, debug,
         # writes every statement's SQL and flushes each line: about a tenth of a
         # refresh's time when the data is small (docs/decisions/incremental.md). At info it keeps
         # each node's start, result and time and every error; DBT_LOG_LEVEL_FILE=debug
-        # brings the SQL back.
+        # brings the SQL back. A quiet invocation writes it itself (dbt_log.DbtLog).
         "DBT_LOG_LEVEL_FILE": os.environ.get("DBT_LOG_LEVEL_FILE") or "info",
         # dbt's sessions must not inherit a local timezone: every "now" is a var.
         "PGTZ": "UTC",
@@ -162,21 +162,26 @@ def run_dbt(dsn: str, args: list[str], *, target_dir: Path | None = None,
     the models to run (``--select``; dbt's eager selection adds their data tests)."""
     from dbt.cli.main import dbtRunner
 
+    from booking_report import dbt_log, jinja_memo
+
+    jinja_memo.install()
     target_dir = dbt_dir(target_dir)
     env = dbt_environment(dsn)
     env["BOOKING_REPORT_AS_OF"] = as_of or ""
     paths = ["--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROFILES_DIR),
              "--target-path", str(target_dir / "target"), "--log-path", str(target_dir / "logs")]
-    full = [*args, *paths]
-    if quiet:
-        full = ["--quiet", *full]
+    # quiet: dbt's own loggers off, the project's callback writes what they would keep
+    # (booking_report/dbt_log.py); otherwise dbt's console shows its progress
+    log_args = dbt_log.ARGS if quiet else []
+    full = [*log_args, *args, *paths]
     command = next((a for a in args if not a.startswith("-")), "")
     with _DBT_LOCK:
         saved = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
+        callbacks = [dbt_log.DbtLog(target_dir / "logs")] if quiet else []
         try:
             if not (reuse_manifest and command in _MANIFEST_COMMANDS):
-                return dbtRunner().invoke(full)
+                return dbtRunner(callbacks=callbacks).invoke(full)
             database = env["BOOKING_REPORT_PGDATABASE"]
             vars_args = args[args.index("--vars"):args.index("--vars") + 2] \
                 if "--vars" in args else []
@@ -187,8 +192,8 @@ def run_dbt(dsn: str, args: list[str], *, target_dir: Path | None = None,
                 # writing that file was 0.8 s of a scheduled refresh's fresh process
                 # (dbt still writes partial_parse.msgpack, the next process's partial
                 # parse)
-                parsed = dbtRunner().invoke([*(["--quiet"] if quiet else []),
-                                             "--no-write-json", "parse", *vars_args, *paths])
+                parsed = dbtRunner(callbacks=callbacks).invoke(
+                    [*log_args, "--no-write-json", "parse", *vars_args, *paths])
                 if not parsed.success:
                     return parsed
                 MANIFESTS.parses += 1
@@ -196,7 +201,7 @@ def run_dbt(dsn: str, args: list[str], *, target_dir: Path | None = None,
                 manifest = MANIFESTS.get(key, database)
             if select is not None:
                 full = [*full, "--select", *select(manifest)]
-            result = dbtRunner(manifest=manifest).invoke(full)
+            result = dbtRunner(manifest=manifest, callbacks=callbacks).invoke(full)
             result.manifest = manifest  # the project as this invocation saw it
             return result
         finally:

@@ -120,7 +120,7 @@ def retired_column(dsn: str) -> bool:
 
 
 def test_an_incremental_model_whose_columns_changed_stops_before_it_writes(
-        templates, target_dir):
+        templates, target_dir, capfd):
     dsn = built_database(templates, target_dir)
     try:
         with psycopg.connect(dsn, autocommit=True) as conn:
@@ -135,6 +135,12 @@ def test_an_incremental_model_whose_columns_changed_stops_before_it_writes(
         failure = next(f for f in outcome.build.failures if "fct_bookings" in f)
         assert "the columns of" in failure and "retired text" in failure, failure
         assert "full refresh" in failure, failure
+        # dbt's error reaches the console and the file log (booking_report/dbt_log.py)
+        out = capfd.readouterr().out
+        assert re.search(r"^\d\d:\d\d:\d\d .*fct_bookings", out, re.M), out
+        log = (target_dir / "logs" / "dbt.log").read_text()
+        assert "[error] [MainThread]:   Database Error in model fct_bookings" in log \
+            and "retired text" in log, log[-3000:]
         # nothing of the batch was written: the table is as it was, column included
         assert fetchall(dsn, "select count(*) from reporting.fct_bookings") == [(kept,)]
         assert "reporting.fct_bookings" in relations(dsn)
