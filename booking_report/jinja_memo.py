@@ -46,10 +46,9 @@ def install() -> None:
     with _lock:
         if _installed:
             return
-        import jinja2
         from dbt_common.clients.jinja import MacroFuzzEnvironment
 
-        compile_source = jinja2.Environment.compile
+        compile_source = MacroFuzzEnvironment.compile  # Jinja's, as the class has it
 
         def compile(self: Any, source: Any, name: str | None = None,
                     filename: str | None = None, raw: bool = False,
