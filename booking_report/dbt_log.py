@@ -52,11 +52,11 @@ def _file_logger(path: Path) -> logging.Logger:
 
 
 class DbtLog:
-    """dbt's event callback for one invocation: ``log_dir``/dbt.log at ``file_level``,
-    and the errors on stdout."""
+    """dbt's event callback for one invocation: ``log_dir``/dbt.log at
+    ``DBT_LOG_LEVEL_FILE``, and the errors on stdout."""
 
-    def __init__(self, log_dir: Path, file_level: str | None = None) -> None:
-        level = (file_level or os.environ.get("DBT_LOG_LEVEL_FILE") or "info").lower()
+    def __init__(self, log_dir: Path) -> None:
+        level = (os.environ.get("DBT_LOG_LEVEL_FILE") or "info").lower()
         self.file_level = LEVELS.get(level, LEVELS["info"]) if level != "none" else None
         self.file = _file_logger(Path(log_dir) / "dbt.log") \
             if self.file_level is not None else None
